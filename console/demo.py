@@ -1,0 +1,188 @@
+"""`helpline demo`: demo accounts, and a stream of simulated contacts so the queue moves.
+
+The simulated contacts go through the same domain API as real ones. Two simulated colleagues take
+contacts that have waited a while, so the shift lead's page shows a working line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from console.db import Database, utcnow
+from console.domain import operators, outcomes, queue
+from console.domain.contacts import Contact, State
+from console.domain.errors import DomainError
+from console.domain.operators import Operator, Presence, Role
+from console.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    password: str
+    role: str
+
+
+ACCOUNTS: list[tuple[str, str, Role, list[str]]] = [
+    ("operator", "Demo Operator", Role.OPERATOR, ["nl", "fr", "en"]),
+    ("operator2", "Second Operator", Role.OPERATOR, ["en", "ar"]),
+    ("lead", "Demo Shift Lead", Role.SHIFT_LEAD, ["nl", "fr", "en"]),
+    ("admin", "Demo Admin", Role.ADMIN, ["en"]),
+]
+# Simulated colleagues: they never log in (their passwords are random and never shown).
+BOTS: list[tuple[str, str, list[str]]] = [
+    ("sim_anna", "Anna (simulated)", ["nl", "en"]),
+    ("sim_karim", "Karim (simulated)", ["fr", "ar", "en"]),
+]
+
+
+def seed(database: Database, settings: Settings) -> list[DemoAccount]:
+    """Create or reset the demo accounts with fresh passwords, returned to be printed once."""
+    shown: list[DemoAccount] = []
+    with database.transaction() as session:
+        for username, name, role, languages in ACCOUNTS:
+            password = secrets.token_urlsafe(9)
+            _upsert(session, username, name, role, languages, password, settings)
+            shown.append(DemoAccount(username, password, role.value))
+        for username, name, languages in BOTS:
+            _upsert(
+                session,
+                username,
+                name,
+                Role.OPERATOR,
+                languages,
+                secrets.token_urlsafe(24),
+                settings,
+            )
+    return shown
+
+
+def _upsert(
+    session: Any,
+    username: str,
+    name: str,
+    role: Role,
+    languages: list[str],
+    password: str,
+    settings: Settings,
+) -> None:
+    existing = session.scalar(select(Operator).where(Operator.username == username))
+    if existing is None:
+        operators.create_operator(
+            session,
+            username=username,
+            password=password,
+            display_name=name,
+            role=role,
+            languages=languages,
+            max_chats=settings.operators.max_chats,
+        )
+        return
+    existing.password_hash = operators._hasher.hash(password)
+    existing.failed_logins = 0
+    existing.locked_until = None
+
+
+class ContactStream:
+    """Simulated callers and visitors arriving, some giving up, simulated colleagues answering."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self.max_waiting = 12
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def step(self) -> None:
+        with self.database.transaction() as session:
+            waiting = list(queue.queue_snapshot(session))
+            if len(waiting) < self.max_waiting:
+                self._arrive(session)
+            for contact in waiting:
+                waited = (utcnow() - contact.enqueued_at).total_seconds()
+                if waited > 45 and self.rng.random() < 0.05:
+                    with contextlib.suppress(DomainError):
+                        queue.abandon(session, contact.id, reason="demo")
+        self._colleagues()
+
+    def _arrive(self, session: Any) -> Contact:
+        codes = list(self.settings.language_codes)
+        weights = [5 if i == 0 else 3 if i == 1 else 1 for i in range(len(codes))]
+        language = self.rng.choices(codes, weights)[0]
+        channel = self.rng.choice(["voice", "voice", "chat"])
+        topic = self.rng.choice([*self.settings.topic_codes, None])
+        return queue.enqueue(
+            session, channel=channel, language=language, topic=topic, cfg=self.settings.queue
+        )
+
+    def _colleagues(self) -> None:
+        taxonomy = outcomes.load_outcome_taxonomy(self.settings.config_dir / "outcomes.toml")
+        with self.database.transaction() as session:
+            bots = list(
+                session.scalars(select(Operator).where(Operator.username.in_([b[0] for b in BOTS])))
+            )
+            for bot in bots:
+                held = queue.held_by(session, bot.id)
+                if held:
+                    contact = held[0]
+                    talked = (utcnow() - (contact.accepted_at or utcnow())).total_seconds()
+                    if talked > self.rng.uniform(20, 60):
+                        code = self.rng.choice([c.code for c in taxonomy.codes])
+                        outcomes.wrap_up(session, contact.id, bot.id, code=code, taxonomy=taxonomy)
+                        operators.set_presence(session, bot, Presence.BREAK)
+                    continue
+                if bot.presence == Presence.OFFLINE:
+                    operators.set_presence(session, bot, Presence.BREAK)
+                patient = [
+                    c
+                    for c in queue.queue_snapshot(session)
+                    if c.state == State.WAITING
+                    and (utcnow() - c.enqueued_at).total_seconds() > 30
+                    and c.language in bot.languages
+                ]
+                if patient:
+                    operators.set_presence(session, bot, Presence.AVAILABLE)
+                    try:
+                        queue.claim(session, patient[0].id, bot.id)
+                    except DomainError:
+                        operators.set_presence(session, bot, Presence.BREAK)
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except Exception:
+                log.warning("demo stream step failed", exc_info=True)
+            interval = self.settings.demo_contact_interval
+            if self._sleep(self.rng.uniform(interval * 0.5, interval * 1.5)):
+                break
+
+
+def start_stream(app: Any, settings: Settings, database: Database) -> ContactStream:
+    from console.extensions import socketio
+
+    stream = ContactStream(settings, database)
+    app.extensions["helpline.demo_stream"] = stream
+    socketio.start_background_task(stream.run)
+    return stream

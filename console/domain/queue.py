@@ -1,0 +1,623 @@
+"""The live queue: enqueue, route and offer, claim, reject, time out, transfer, abandon, close.
+
+The database is the source of truth. Every move that two parties could race for is one conditional
+UPDATE whose row count decides, so a contact goes to exactly one operator on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, func, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from console.db import Base, intpk, str16, timestamp, utcnow
+from console.domain import events
+from console.domain.contacts import (
+    HELD,
+    QUEUED,
+    Channel,
+    Contact,
+    State,
+    check_transition,
+    get_contact,
+    record_transition,
+    transition,
+)
+from console.domain.errors import (
+    AlreadyAccepted,
+    AtCapacity,
+    ContactUnavailable,
+    IllegalTransition,
+    NotYourContact,
+    OperatorUnavailable,
+    ValidationFailed,
+)
+from console.domain.operators import (
+    TAKING_CONTACTS,
+    Operator,
+    Presence,
+    get_operator,
+    set_presence,
+)
+from console.settings import QueueSettings
+
+
+class OfferState(enum.StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
+    RESCINDED = "rescinded"
+
+
+class Offer(Base):
+    """A reservation: a contact offered to one operator, who accepts, rejects or lets it lapse."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[intpk]
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id"), index=True)
+    state: Mapped[str16] = mapped_column(default=OfferState.PENDING, index=True)
+    created_at: Mapped[timestamp]
+    expires_at: Mapped[timestamp]
+    resolved_at: Mapped[dt.datetime | None]
+
+
+@dataclass(frozen=True)
+class Load:
+    voice: int = 0
+    chat: int = 0
+    wrap_up: int = 0
+
+
+def _publish_contact(
+    session: Session, contact: Contact, event_type: str = "contact.updated"
+) -> None:
+    events.publish(session, event_type, contact.to_public())
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: Channel | str,
+    language: str,
+    cfg: QueueSettings,
+    topic: str | None = None,
+    priority: int | None = None,
+    channel_ref: str | None = None,
+    urgent: bool = False,
+    parent_id: int | None = None,
+    target_operator_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Contact:
+    now = now or utcnow()
+    try:
+        channel = Channel(channel)
+    except ValueError as exc:
+        raise ValidationFailed(f"channel: one of {', '.join(c.value for c in Channel)}") from exc
+    if not language or len(language) > 16:
+        raise ValidationFailed("language: a language code is required")
+    if topic is not None and len(topic) > 32:
+        raise ValidationFailed("topic: at most 32 characters")
+    contact = Contact(
+        channel=channel,
+        channel_ref=channel_ref,
+        language=language,
+        topic=topic,
+        priority=priority if priority is not None else cfg.priority.get(channel.value, 0),
+        state=State.WAITING,
+        urgent=urgent,
+        parent_id=parent_id,
+        target_operator_id=target_operator_id,
+        created_at=now,
+        enqueued_at=now,
+    )
+    session.add(contact)
+    session.flush()
+    record_transition(session, contact, None, State.WAITING, now)
+    _publish_contact(session, contact, "contact.queued")
+    return contact
+
+
+def operator_load(session: Session, operator_id: int) -> Load:
+    rows = session.execute(
+        select(Contact.channel, Contact.state, func.count())
+        .where(Contact.operator_id == operator_id, Contact.state.in_(HELD))
+        .group_by(Contact.channel, Contact.state)
+    ).all()
+    voice = chat = wrap = 0
+    for channel, state, count in rows:
+        if state == State.WRAP_UP:
+            wrap += count
+        elif channel == Channel.CHAT:
+            chat += count
+        else:
+            voice += count
+    return Load(voice=voice, chat=chat, wrap_up=wrap)
+
+
+def has_room(operator: Operator, load: Load, channel: str) -> bool:
+    """One call at a time, and nothing else beside it; chats up to the operator's limit."""
+    if load.voice:
+        return False
+    if channel == Channel.CHAT:
+        return load.chat < operator.max_chats
+    return load.chat == 0
+
+
+def presence_for_load(session: Session, operator_id: int) -> Presence:
+    load = operator_load(session, operator_id)
+    if load.voice or load.chat:
+        return Presence.BUSY
+    if load.wrap_up:
+        return Presence.WRAP_UP
+    return Presence.AVAILABLE
+
+
+def _follow_load(session: Session, operator: Operator, now: dt.datetime) -> None:
+    """Busy and wrap-up follow the contacts held, unless the operator chose break or offline."""
+    if operator.presence in (Presence.BREAK, Presence.OFFLINE):
+        return
+    set_presence(session, operator, presence_for_load(session, operator.id), now)
+
+
+def _end_pending_offer(
+    session: Session, contact_id: int, operator_id: int | None, state: OfferState, now: dt.datetime
+) -> None:
+    query = select(Offer).where(Offer.contact_id == contact_id, Offer.state == OfferState.PENDING)
+    if operator_id is not None:
+        query = query.where(Offer.operator_id == operator_id)
+    for offer in session.scalars(query):
+        offer.state = state
+        offer.resolved_at = now
+        events.publish(
+            session,
+            "offer.ended",
+            {"offer_id": offer.id, "contact_id": contact_id, "state": state.value},
+            room=events.operator_room(offer.operator_id),
+        )
+
+
+def claim(
+    session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
+) -> Contact:
+    """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins."""
+    now = now or utcnow()
+    operator = get_operator(session, operator_id)
+    contact = get_contact(session, contact_id)
+    if contact.state == State.ACTIVE and contact.operator_id == operator_id:
+        raise AlreadyAccepted("You have already accepted this contact.")
+    if operator.presence not in TAKING_CONTACTS:
+        raise OperatorUnavailable(
+            f"You are {operator.presence.replace('_', ' ')}; become available to take contacts."
+        )
+    if not has_room(operator, operator_load(session, operator_id), contact.channel):
+        raise AtCapacity("Finish or wrap up what you hold before taking another contact.")
+    if contact.state not in QUEUED:
+        raise ContactUnavailable(f"This contact is {contact.state} and can no longer be accepted.")
+
+    result = session.execute(
+        update(Contact)
+        .where(
+            Contact.id == contact_id,
+            Contact.state.in_([State.WAITING, State.OFFERED]),
+            (Contact.offered_to_id.is_(None)) | (Contact.offered_to_id == operator_id),
+            (Contact.target_operator_id.is_(None)) | (Contact.target_operator_id == operator_id),
+        )
+        .values(
+            state=State.ACTIVE,
+            operator_id=operator_id,
+            offered_to_id=None,
+            offer_expires_at=None,
+            accepted_at=now,
+            version=Contact.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ContactUnavailable("Another operator has this contact.")
+    previous = contact.state
+    session.refresh(contact)
+    record_transition(session, contact, previous, State.ACTIVE, now, operator_id=operator_id)
+    _end_pending_offer(session, contact_id, operator_id, OfferState.ACCEPTED, now)
+    _publish_contact(session, contact)
+    _follow_load(session, operator, now)
+    return contact
+
+
+def reject(
+    session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
+) -> Contact:
+    """Turn down an offer; the contact goes back to waiting for the next operator."""
+    return _release_offer(session, contact_id, operator_id, OfferState.REJECTED, now or utcnow())
+
+
+def _release_offer(
+    session: Session,
+    contact_id: int,
+    operator_id: int,
+    state: OfferState,
+    now: dt.datetime,
+) -> Contact:
+    contact = get_contact(session, contact_id)
+    if contact.state != State.OFFERED or contact.offered_to_id != operator_id:
+        raise ContactUnavailable("This contact is not offered to you.")
+    result = session.execute(
+        update(Contact)
+        .where(
+            Contact.id == contact_id,
+            Contact.state == State.OFFERED,
+            Contact.offered_to_id == operator_id,
+        )
+        .values(
+            state=State.WAITING,
+            offered_to_id=None,
+            offer_expires_at=None,
+            version=Contact.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise ContactUnavailable("This contact is not offered to you.")
+    session.refresh(contact)
+    record_transition(
+        session,
+        contact,
+        State.OFFERED,
+        State.WAITING,
+        now,
+        operator_id=operator_id,
+        reason=state.value,
+    )
+    _end_pending_offer(session, contact_id, operator_id, state, now)
+    _publish_contact(session, contact)
+    return contact
+
+
+def expire_offers(session: Session, now: dt.datetime | None = None) -> int:
+    """Offers not accepted within the reservation timeout go back to the queue."""
+    now = now or utcnow()
+    expired = session.execute(
+        select(Contact.id, Contact.offered_to_id).where(
+            Contact.state == State.OFFERED, Contact.offer_expires_at <= now
+        )
+    ).all()
+    count = 0
+    for contact_id, operator_id in expired:
+        if operator_id is None:
+            continue
+        try:
+            _release_offer(session, contact_id, operator_id, OfferState.TIMEOUT, now)
+            count += 1
+        except ContactUnavailable:
+            continue  # accepted or released by someone else in the meantime
+    return count
+
+
+def _recent_refusals(
+    session: Session, contact_ids: list[int], since: dt.datetime
+) -> dict[int, set[int]]:
+    if not contact_ids:
+        return {}
+    rows = session.execute(
+        select(Offer.contact_id, Offer.operator_id).where(
+            Offer.contact_id.in_(contact_ids),
+            Offer.state.in_([OfferState.REJECTED, OfferState.TIMEOUT]),
+            Offer.resolved_at >= since,
+        )
+    ).all()
+    refused: dict[int, set[int]] = defaultdict(set)
+    for contact_id, operator_id in rows:
+        refused[contact_id].add(operator_id)
+    return refused
+
+
+def _loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
+    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"voice": 0, "chat": 0, "wrap_up": 0})
+    if operator_ids:
+        rows = session.execute(
+            select(Contact.operator_id, Contact.channel, Contact.state, func.count())
+            .where(Contact.operator_id.in_(operator_ids), Contact.state.in_(HELD))
+            .group_by(Contact.operator_id, Contact.channel, Contact.state)
+        ).all()
+        for operator_id, channel, state, count in rows:
+            if operator_id is None:
+                continue
+            if state == State.WRAP_UP:
+                key = "wrap_up"
+            elif channel == Channel.CHAT:
+                key = "chat"
+            else:
+                key = "voice"
+            counts[operator_id][key] += count
+    return {op: Load(**counts[op]) for op in operator_ids}
+
+
+def language_matches(
+    operator: Operator, contact: Contact, cfg: QueueSettings, now: dt.datetime
+) -> bool:
+    if contact.language in operator.languages:
+        return True
+    return (now - contact.enqueued_at).total_seconds() >= cfg.language_overflow_after
+
+
+def skill_matches(operator: Operator, contact: Contact) -> bool:
+    return not operator.skills or contact.topic is None or contact.topic in operator.skills
+
+
+def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) -> list[Offer]:
+    """Offer waiting contacts, by priority then wait, to free operators who speak the language.
+
+    Safe to run in several processes at once: each offer is a conditional UPDATE from waiting.
+    """
+    now = now or utcnow()
+    _mark_overflow(session, cfg, now)
+    waiting = list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.state == State.WAITING)
+            .order_by(Contact.priority.desc(), Contact.enqueued_at, Contact.id)
+            .limit(500)
+        )
+    )
+    if not waiting:
+        return []
+    operators = list(
+        session.scalars(
+            select(Operator)
+            .where(Operator.active, Operator.presence.in_(list(TAKING_CONTACTS)))
+            .order_by(Operator.presence_since, Operator.id)
+        )
+    )
+    pending = set(
+        session.scalars(select(Contact.offered_to_id).where(Contact.state == State.OFFERED))
+    )
+    free = [op for op in operators if op.id not in pending]
+    if not free:
+        return []
+    loads = _loads(session, [op.id for op in free])
+    refused = _recent_refusals(
+        session, [c.id for c in waiting], now - dt.timedelta(seconds=cfg.reoffer_cooldown)
+    )
+    offers: list[Offer] = []
+    for contact in waiting:
+        if not free:
+            break
+        chosen = next(
+            (
+                op
+                for op in free
+                if has_room(op, loads[op.id], contact.channel)
+                and (contact.target_operator_id in (None, op.id))
+                and op.id not in refused.get(contact.id, set())
+                and language_matches(op, contact, cfg, now)
+                and skill_matches(op, contact)
+            ),
+            None,
+        )
+        if chosen is None:
+            continue
+        expires = now + dt.timedelta(seconds=cfg.reservation_timeout)
+        result = session.execute(
+            update(Contact)
+            .where(Contact.id == contact.id, Contact.state == State.WAITING)
+            .values(
+                state=State.OFFERED,
+                offered_to_id=chosen.id,
+                offered_at=now,
+                offer_expires_at=expires,
+                version=Contact.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            continue
+        session.refresh(contact)
+        record_transition(
+            session, contact, State.WAITING, State.OFFERED, now, operator_id=chosen.id
+        )
+        offer = Offer(
+            contact_id=contact.id,
+            operator_id=chosen.id,
+            state=OfferState.PENDING,
+            created_at=now,
+            expires_at=expires,
+        )
+        session.add(offer)
+        session.flush()
+        _publish_contact(session, contact)
+        events.publish(
+            session,
+            "offer.created",
+            {
+                "offer_id": offer.id,
+                "contact": contact.to_public(),
+                "expires_at": expires.isoformat(),
+            },
+            room=events.operator_room(chosen.id),
+        )
+        offers.append(offer)
+        free.remove(chosen)
+    return offers
+
+
+def _mark_overflow(session: Session, cfg: QueueSettings, now: dt.datetime) -> None:
+    cutoff = now - dt.timedelta(seconds=cfg.language_overflow_after)
+    due = list(
+        session.scalars(
+            select(Contact).where(
+                Contact.state.in_([State.WAITING, State.OFFERED]),
+                Contact.overflowed_at.is_(None),
+                Contact.enqueued_at <= cutoff,
+            )
+        )
+    )
+    for contact in due:
+        contact.overflowed_at = now
+        _publish_contact(session, contact)
+
+
+def _owned(session: Session, contact_id: int, operator_id: int) -> Contact:
+    contact = get_contact(session, contact_id)
+    if contact.operator_id != operator_id:
+        raise NotYourContact("This contact is not yours.")
+    return contact
+
+
+def start_wrap_up(
+    session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
+) -> Contact:
+    """The conversation ended; the operator now records the outcome (handling time goes on)."""
+    now = now or utcnow()
+    contact = _owned(session, contact_id, operator_id)
+    transition(session, contact, State.WRAP_UP, now, operator_id=operator_id)
+    _publish_contact(session, contact)
+    _follow_load(session, get_operator(session, operator_id), now)
+    return contact
+
+
+def close(
+    session: Session,
+    contact: Contact,
+    operator_id: int | None,
+    now: dt.datetime | None = None,
+    *,
+    reason: str | None = None,
+) -> Contact:
+    """Close a contact that is wrapping up (or a waiting one the system gives up on)."""
+    now = now or utcnow()
+    if contact.state == State.ACTIVE:
+        transition(session, contact, State.WRAP_UP, now, operator_id=operator_id)
+    transition(session, contact, State.CLOSED, now, operator_id=operator_id, reason=reason)
+    _publish_contact(session, contact)
+    if contact.operator_id is not None:
+        _follow_load(session, get_operator(session, contact.operator_id), now)
+    return contact
+
+
+def abandon(
+    session: Session, contact_id: int, now: dt.datetime | None = None, *, reason: str = "hangup"
+) -> Contact:
+    """The caller or visitor left before anyone answered."""
+    now = now or utcnow()
+    contact = get_contact(session, contact_id)
+    check_transition(contact.state, State.ABANDONED)
+    result = session.execute(
+        update(Contact)
+        .where(Contact.id == contact_id, Contact.state.in_([State.WAITING, State.OFFERED]))
+        .values(
+            state=State.ABANDONED,
+            abandoned_at=now,
+            offered_to_id=None,
+            offer_expires_at=None,
+            version=Contact.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise IllegalTransition("The contact was answered before it could be abandoned.")
+    previous = contact.state
+    session.refresh(contact)
+    record_transition(session, contact, previous, State.ABANDONED, now, reason=reason)
+    _end_pending_offer(session, contact_id, None, OfferState.RESCINDED, now)
+    _publish_contact(session, contact)
+    return contact
+
+
+def transfer(
+    session: Session,
+    contact_id: int,
+    operator_id: int,
+    cfg: QueueSettings,
+    *,
+    to_operator_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> Contact:
+    """Hand a live contact on: to a named colleague, or back to the queue at transfer priority.
+
+    The old leg ends as transferred and a new leg, linked by parent_id, waits at the front.
+    """
+    now = now or utcnow()
+    contact = _owned(session, contact_id, operator_id)
+    if to_operator_id is not None:
+        if to_operator_id == operator_id:
+            raise ValidationFailed("You cannot transfer a contact to yourself.")
+        get_operator(session, to_operator_id)
+    transition(session, contact, State.TRANSFERRED, now, operator_id=operator_id)
+    _publish_contact(session, contact)
+    successor = enqueue(
+        session,
+        channel=contact.channel,
+        language=contact.language,
+        cfg=cfg,
+        topic=contact.topic,
+        priority=cfg.priority.get("transfer", 150),
+        channel_ref=contact.channel_ref,
+        urgent=contact.urgent,
+        parent_id=contact.id,
+        target_operator_id=to_operator_id,
+        now=now,
+    )
+    # The caller has been waiting since they first joined; keep their place in line honest.
+    successor.enqueued_at = contact.enqueued_at
+    _follow_load(session, get_operator(session, operator_id), now)
+    return successor
+
+
+def queue_snapshot(session: Session) -> list[Contact]:
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.state.in_([State.WAITING, State.OFFERED]))
+            .order_by(Contact.priority.desc(), Contact.enqueued_at, Contact.id)
+        )
+    )
+
+
+def held_by(session: Session, operator_id: int) -> list[Contact]:
+    return list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.operator_id == operator_id, Contact.state.in_(HELD))
+            .order_by(Contact.accepted_at)
+        )
+    )
+
+
+def front_of_queue(session: Session, contact: Contact) -> None:
+    """A call whose operator leg failed goes back to the front, not the back."""
+    contact.priority = max(contact.priority, _top_priority(session) + 1)
+
+
+def _top_priority(session: Session) -> int:
+    return int(
+        session.scalar(
+            select(func.coalesce(func.max(Contact.priority), 0)).where(
+                Contact.state.in_([State.WAITING, State.OFFERED])
+            )
+        )
+        or 0
+    )
+
+
+__all__ = [
+    "Load",
+    "Offer",
+    "OfferState",
+    "abandon",
+    "claim",
+    "close",
+    "enqueue",
+    "expire_offers",
+    "held_by",
+    "queue_snapshot",
+    "reject",
+    "route",
+    "start_wrap_up",
+    "transfer",
+]

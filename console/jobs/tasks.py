@@ -1,0 +1,38 @@
+"""The spine's job functions. Each takes IDs or nothing and logs counts, never content."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import select
+
+from console.db import utcnow
+from console.domain import queue
+from console.domain.contacts import Contact, State
+from console.domain.errors import DomainError
+from console.jobs.context import get_context
+
+log = logging.getLogger(__name__)
+
+# A contact still waiting after this long lost its channel's hang-up signal; it cannot be answered.
+STALE_AFTER = dt.timedelta(hours=4)
+
+
+def sweep_stale_contacts() -> int:
+    ctx = get_context()
+    cutoff = utcnow() - STALE_AFTER
+    count = 0
+    with ctx.database.transaction() as session:
+        stale = session.scalars(
+            select(Contact.id).where(Contact.state == State.WAITING, Contact.enqueued_at < cutoff)
+        ).all()
+        for contact_id in stale:
+            try:
+                queue.abandon(session, contact_id, reason="stale")
+                count += 1
+            except DomainError:
+                continue
+    if count:
+        log.info("closed %d stale waiting contacts", count)
+    return count

@@ -1,0 +1,157 @@
+"""Live consoles over Flask-SocketIO, and the per-process routing tick.
+
+Events from the domain's choke point are queued here and emitted by one background task, so a slow
+or missing Redis never holds up the request that committed them. Each server process runs the
+routing tick (offer timeouts, overflow, offers); the queue's conditional updates make that safe to
+run in several processes at once and keep calls answered when Redis is away.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue as stdlib_queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+from flask_socketio import join_room
+
+from console.db import Database
+from console.domain import events, live_stats, queue
+from console.extensions import socketio
+from console.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Events after which the shift lead's figures are recomputed and pushed.
+_STATS_TRIGGERS = frozenset({"contact.queued", "contact.updated", "operator.presence"})
+
+
+class Fanout:
+    """Hands committed events to Socket.IO from one background task."""
+
+    def __init__(self, settings: Settings, database: Database) -> None:
+        self.settings = settings
+        self.database = database
+        self._queue: stdlib_queue.Queue[events.Event | None] = stdlib_queue.Queue()
+        self._stats_due = threading.Event()
+        self._stopped = threading.Event()
+        self._started = False
+
+    def send(self, event: events.Event) -> None:
+        self._queue.put(event)
+        if event.type in _STATS_TRIGGERS:
+            self._stats_due.set()
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        socketio.start_background_task(self._emit_loop)
+        socketio.start_background_task(self._stats_loop)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._queue.put(None)
+        self._stats_due.set()
+
+    def _emit_loop(self) -> None:
+        while not self._stopped.is_set():
+            item = self._queue.get()
+            if item is None:
+                break
+            try:
+                socketio.emit(item.type, item.payload, to=item.room)
+            except Exception:
+                log.warning("could not emit %s", item.type, exc_info=True)
+
+    def _stats_loop(self) -> None:
+        while not self._stopped.is_set():
+            self._stats_due.wait()
+            if self._stopped.is_set():
+                break
+            # Coalesce bursts: one recomputation for everything that changed in 100 ms.
+            time.sleep(0.1)
+            self._stats_due.clear()
+            self.push_stats()
+
+    def push_stats(self) -> None:
+        try:
+            with self.database.transaction(write=False) as session:
+                payload = live_stats.snapshot(session, self.settings.tz)
+            events.send_now("lead.stats", payload)
+        except Exception:
+            log.warning("could not compute live statistics", exc_info=True)
+
+
+class Ticker:
+    """Runs the queue's timed work every `tick_interval` seconds in this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        extra: list[Callable[[], None]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.extra = extra or []
+        self._stopped = threading.Event()
+        self._started = False
+
+    def tick(self) -> None:
+        with self.database.transaction() as session:
+            queue.expire_offers(session)
+            queue.route(session, self.settings.queue)
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        socketio.start_background_task(self._loop)
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _loop(self) -> None:
+        while not self._stopped.wait(self.settings.queue.tick_interval):
+            for work in [self.tick, *self.extra]:
+                try:
+                    work()
+                except Exception:
+                    log.warning(
+                        "tick step %s failed", getattr(work, "__name__", work), exc_info=True
+                    )
+
+
+def init_app(app: Flask, settings: Settings, database: Database) -> Fanout:
+    kwargs: dict[str, Any] = {
+        "async_mode": "threading",
+        "cors_allowed_origins": [],
+        "logger": False,
+        "engineio_logger": False,
+        "manage_session": False,
+    }
+    if settings.redis_url:
+        kwargs["message_queue"] = settings.redis_url
+        kwargs["channel"] = "helpline-socketio"
+    socketio.init_app(app, **kwargs)
+    fanout = Fanout(settings, database)
+    events.add_sender(fanout.send)
+    app.extensions["helpline.fanout"] = fanout
+    return fanout
+
+
+@socketio.on("connect")
+def _connect(_auth: Any = None) -> bool:
+    """Staff only; each joins the staff room, their own room, and the leads' room if a lead."""
+    if not current_user.is_authenticated:
+        return False
+    join_room(events.ROOM_STAFF)
+    join_room(events.operator_room(current_user.operator_id))
+    if current_user.is_lead:
+        join_room(events.ROOM_LEADS)
+    return True

@@ -1,0 +1,187 @@
+// The operator's live console: queue, offers, own contacts, presence, wrap-up.
+import { api, connect, el, formatWait, secondsSince } from "./common.js";
+
+const root = document.getElementById("console");
+const myId = Number(root.dataset.operatorId);
+const labels = JSON.parse(document.getElementById("labels").textContent);
+const waiting = new Map();
+const mine = new Map();
+let offer = null;
+
+const $ = (id) => document.getElementById(id);
+
+function showError(message) {
+  const box = $("console-error");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+const languageName = (code) => labels.languages[code] || code;
+const topicName = (code) => (code ? labels.topics[code] || code : "—");
+const channelName = (c) => ({ voice: "Call", chat: "Chat", callback: "Callback" })[c] || c;
+
+function describe(contact) {
+  return `${channelName(contact.channel)} · ${languageName(contact.language)} · ${topicName(contact.topic)}`;
+}
+
+function renderQueue() {
+  const body = $("queue-body");
+  const rows = [...waiting.values()].sort(
+    (a, b) => b.priority - a.priority || Date.parse(a.enqueued_at) - Date.parse(b.enqueued_at),
+  );
+  body.replaceChildren(
+    ...rows.map((c) => {
+      const button = el("button", { type: "button", class: "take", "data-contact-id": c.id }, "Take");
+      button.addEventListener("click", () => accept(c.id));
+      const mark = c.state === "offered" ? (c.offered_to_id === myId ? " (offered to you)" : " (offered)") : "";
+      return el(
+        "tr",
+        { "data-contact-id": c.id, class: c.urgent ? "urgent" : "" },
+        el("td", {}, channelName(c.channel) + mark),
+        el("td", {}, languageName(c.language) + (c.overflowed ? " ↷" : "")),
+        el("td", {}, topicName(c.topic)),
+        el("td", { class: "wait", "data-since": c.enqueued_at }, formatWait(secondsSince(c.enqueued_at))),
+        el("td", {}, button),
+      );
+    }),
+  );
+  $("queue-count").textContent = String(rows.length);
+  $("queue-empty").hidden = rows.length > 0;
+}
+
+// Existing cards are updated in place so a wrap-up form being filled in is never wiped.
+function renderMine() {
+  const list = $("mine-list");
+  const template = $("mine-template");
+  const cards = new Map([...list.children].map((node) => [Number(node.dataset.contactId), node]));
+  for (const [id, node] of cards) if (!mine.has(id)) node.remove();
+  for (const c of mine.values()) {
+    let node = cards.get(c.id);
+    if (!node) {
+      node = template.content.firstElementChild.cloneNode(true);
+      node.dataset.contactId = c.id;
+      node.querySelector(".c-end").addEventListener("click", () => act(`/api/contacts/${c.id}/end`));
+      node.querySelector(".c-transfer").addEventListener("click", () => act(`/api/contacts/${c.id}/transfer`, {}));
+      node.querySelector(".wrapup").addEventListener("submit", (event) => {
+        event.preventDefault();
+        const form = new FormData(event.target);
+        act(`/api/contacts/${c.id}/wrap-up`, { code: form.get("code"), note: form.get("note") });
+      });
+      list.append(node);
+      announce("card", { contact: c, node });
+    }
+    node.dataset.state = c.state;
+    node.querySelector(".c-title").textContent = describe(c);
+    node.querySelector(".c-state").textContent = c.state.replace("_", " ");
+    node.querySelector(".c-since").textContent = c.accepted_at ? `since ${new Date(c.accepted_at).toLocaleTimeString()}` : "";
+    node.querySelector(".c-end").hidden = c.state !== "active";
+    node.querySelector(".c-transfer").hidden = c.state !== "active";
+  }
+  $("mine-empty").hidden = mine.size > 0;
+}
+
+function renderPresence(me) {
+  const node = $("my-presence");
+  node.textContent = me.presence.replace("_", " ");
+  node.dataset.presence = me.presence;
+}
+
+function renderOffer() {
+  const box = $("offer");
+  if (!offer) {
+    box.hidden = true;
+    return;
+  }
+  box.hidden = false;
+  $("offer-text").textContent = describe(offer.contact);
+  const left = Math.max(0, Math.ceil((Date.parse(offer.expires_at) - Date.now()) / 1000));
+  $("offer-countdown").textContent = String(left);
+}
+
+// Panels (chat, knowledge base, wrap-up, voice) listen to these DOM events and use this handle.
+function announce(type, detail) {
+  document.dispatchEvent(new CustomEvent(`helpline:${type}`, { detail }));
+}
+
+function upsert(contact) {
+  if (contact.state === "waiting" || contact.state === "offered") waiting.set(contact.id, contact);
+  else waiting.delete(contact.id);
+  if (contact.operator_id === myId && (contact.state === "active" || contact.state === "wrap_up")) {
+    mine.set(contact.id, contact);
+  } else {
+    mine.delete(contact.id);
+  }
+  if (offer && offer.contact.id === contact.id && contact.state !== "offered") offer = null;
+  announce("contact", contact);
+  if (contact.state === "offered" && contact.offered_to_id !== myId && offer && offer.contact.id === contact.id) offer = null;
+}
+
+async function act(url, body) {
+  try {
+    showError("");
+    const data = await api("POST", url, body);
+    if (data.contact) upsert(data.contact);
+    if (data.me) renderPresence(data.me);
+    renderQueue();
+    renderMine();
+    renderOffer();
+    return data;
+  } catch (err) {
+    showError(err.message);
+    return null;
+  }
+}
+
+async function accept(id) {
+  const data = await act(`/api/contacts/${id}/accept`);
+  if (data) offer = null;
+  renderOffer();
+}
+
+async function sync() {
+  try {
+    const data = await api("GET", "/api/queue");
+    waiting.clear();
+    mine.clear();
+    data.waiting.forEach(upsert);
+    data.mine.forEach(upsert);
+    renderPresence(data.me);
+    const mineOffer = data.waiting.find((c) => c.state === "offered" && c.offered_to_id === myId);
+    offer = mineOffer ? { contact: mineOffer, expires_at: new Date(Date.now() + Number(root.dataset.reservationTimeout) * 1000).toISOString() } : null;
+    renderQueue();
+    renderMine();
+    renderOffer();
+    root.dataset.ready = "1";
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+const socket = connect(sync);
+window.helplineConsole = { socket, api, myId, mine, waiting, refresh: sync };
+announce("ready", window.helplineConsole);
+socket.on("contact.queued", (c) => { upsert(c); renderQueue(); });
+socket.on("contact.updated", (c) => { upsert(c); renderQueue(); renderMine(); renderOffer(); });
+socket.on("offer.created", (o) => { offer = o; renderOffer(); });
+socket.on("offer.ended", (o) => { if (offer && offer.offer_id === o.offer_id) { offer = null; renderOffer(); } });
+socket.on("operator.presence", (op) => { if (op.id === myId) renderPresence(op); });
+
+$("offer-accept").addEventListener("click", () => offer && accept(offer.contact.id));
+$("offer-reject").addEventListener("click", async () => {
+  if (!offer) return;
+  const id = offer.contact.id;
+  offer = null;
+  renderOffer();
+  await act(`/api/contacts/${id}/reject`);
+});
+document.querySelectorAll("[data-presence-set]").forEach((button) =>
+  button.addEventListener("click", () => act("/api/presence", { presence: button.dataset.presenceSet })),
+);
+
+// Wait times tick locally from the server's timestamps: no polling.
+setInterval(() => {
+  document.querySelectorAll("td.wait").forEach((cell) => {
+    cell.textContent = formatWait(secondsSince(cell.dataset.since));
+  });
+  if (offer) renderOffer();
+}, 1000);
