@@ -93,6 +93,8 @@ class Settings:
     # In-process background work (routing tick, demo stream); tests switch it off to drive time.
     background_tasks: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # HELPLINE_* and TWILIO_* variables as read at load time, for packages' own typed settings.
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -287,4 +289,5 @@ def load_settings(
         ),
         proxy_count=_integer("HELPLINE_PROXY_COUNT", env.get("HELPLINE_PROXY_COUNT", "0")),
         raw=base,
+        env={k: v for k, v in env.items() if k.startswith(("HELPLINE_", "TWILIO_"))},
     )

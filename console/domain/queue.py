@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from console.db import Base, intpk, str16, timestamp, utcnow
-from console.domain import events
+from console.domain import events, hooks
 from console.domain.contacts import (
     HELD,
     QUEUED,
@@ -227,6 +227,7 @@ def claim(
     _end_pending_offer(session, contact_id, operator_id, OfferState.ACCEPTED, now)
     _publish_contact(session, contact)
     _follow_load(session, operator, now)
+    hooks.fire(session, "accepted", contact)
     return contact
 
 
@@ -276,6 +277,7 @@ def _release_offer(
     )
     _end_pending_offer(session, contact_id, operator_id, state, now)
     _publish_contact(session, contact)
+    hooks.fire(session, "requeued", contact)
     return contact
 
 
@@ -478,6 +480,7 @@ def start_wrap_up(
     transition(session, contact, State.WRAP_UP, now, operator_id=operator_id)
     _publish_contact(session, contact)
     _follow_load(session, get_operator(session, operator_id), now)
+    hooks.fire(session, "ended", contact)
     return contact
 
 
@@ -493,10 +496,12 @@ def close(
     now = now or utcnow()
     if contact.state == State.ACTIVE:
         transition(session, contact, State.WRAP_UP, now, operator_id=operator_id)
+        hooks.fire(session, "ended", contact)
     transition(session, contact, State.CLOSED, now, operator_id=operator_id, reason=reason)
     _publish_contact(session, contact)
     if contact.operator_id is not None:
         _follow_load(session, get_operator(session, contact.operator_id), now)
+    hooks.fire(session, "final", contact)
     return contact
 
 
@@ -526,6 +531,7 @@ def abandon(
     record_transition(session, contact, previous, State.ABANDONED, now, reason=reason)
     _end_pending_offer(session, contact_id, None, OfferState.RESCINDED, now)
     _publish_contact(session, contact)
+    hooks.fire(session, "final", contact)
     return contact
 
 
@@ -550,6 +556,7 @@ def transfer(
         get_operator(session, to_operator_id)
     transition(session, contact, State.TRANSFERRED, now, operator_id=operator_id)
     _publish_contact(session, contact)
+    hooks.fire(session, "final", contact)
     successor = enqueue(
         session,
         channel=contact.channel,
