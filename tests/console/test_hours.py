@@ -73,5 +73,5 @@ def test_summer_time_moves_the_utc_hours(tmp_path: Path) -> None:
     ['[weekdays]\nmonday = ["17:00-09:00"]', '[weekdays]\nmonday = ["9h-5h"]', 'country = "XX"'],
 )
 def test_bad_hours_fail_with_a_named_setting(tmp_path: Path, bad: str) -> None:
-    with pytest.raises(SettingsError, match="hours.toml"):
+    with pytest.raises(SettingsError, match=r"hours\.toml"):
         _hours(tmp_path, bad)
