@@ -57,7 +57,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
 
     web_database.init_app(app, database)
     login_manager.init_app(app)
-    login_manager.session_protection = "strong"
+    # Flask-Login's protection hashes the client address into the session; we keep no addresses.
+    login_manager.session_protection = None
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)
@@ -65,10 +66,11 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
 
     from console.web.auth import bp as auth_bp
     from console.web.health import bp as health_bp
+    from console.web.intake import bp as intake_bp
     from console.web.lead import bp as lead_bp
     from console.web.operator import bp as operator_bp
 
-    for bp in (auth_bp, health_bp, operator_bp, lead_bp):
+    for bp in (auth_bp, health_bp, operator_bp, lead_bp, intake_bp):
         app.register_blueprint(bp)
 
     _install_headers_and_access_log(app)

@@ -124,6 +124,31 @@ def app(settings: Settings, database: Database) -> Iterator[Flask]:
 
 
 @pytest.fixture
+def live_settings(settings: Settings) -> Settings:
+    """Settings for a served app: background tasks on, a fast tick and short reservations."""
+    from dataclasses import replace
+
+    return settings.with_overrides(
+        background_tasks=True,
+        queue=replace(
+            settings.queue, tick_interval=0.1, reservation_timeout=1.5, reoffer_cooldown=5
+        ),
+    )
+
+
+@pytest.fixture
+def live_app(live_settings: Settings, database: Database) -> Iterator[Any]:
+    """The app served on a real port in this process; yields a `ThreadedServer`."""
+    from tests.support import ThreadedServer
+
+    application = create_app(live_settings, database)
+    with ThreadedServer(application) as server:
+        server.app = application  # type: ignore[attr-defined]
+        yield server
+    shutdown(application)
+
+
+@pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
 

@@ -149,3 +149,37 @@ def http_login(base: str, username: str, password: str = PASSWORD) -> tuple[requ
     assert response.status_code == 302, response.text
     console = session.get(f"{base}/console", timeout=5)
     return session, csrf_from(console.text)
+
+
+class ThreadedServer:
+    """The app on a real socket (Werkzeug, threaded) inside the test process: real HTTP and
+    Socket.IO, while the test can still call the domain and see every event."""
+
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        self.port = free_port()
+        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.base = f"http://127.0.0.1:{self.port}"
+        import threading
+
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThreadedServer:
+        self.thread.start()
+        wait_until(lambda: _healthy(self.base), timeout=10, what="threaded server")
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+def socket_client(base: str, http: requests.Session) -> Any:
+    """A python-socketio client that connects with the logged-in HTTP session's cookie."""
+    import socketio
+
+    client = socketio.Client(reconnection=False)
+    cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+    client.connect(base, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
+    return client

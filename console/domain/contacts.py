@@ -23,6 +23,12 @@ class Channel(enum.StrEnum):
     CALLBACK = "callback"
 
 
+class Source(enum.StrEnum):
+    SELF = "self"
+    POLICE = "police"
+    PARTNER = "partner"
+
+
 class State(enum.StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"
@@ -73,6 +79,8 @@ class Contact(Base):
     channel_ref: Mapped[str | None] = mapped_column(String(64), index=True)
     language: Mapped[str16]
     topic: Mapped[str32 | None]
+    # How the contact reached the line: self (the caller or visitor), police or partner referral.
+    source: Mapped[str16] = mapped_column(default="self", server_default="self")
     priority: Mapped[int] = mapped_column(default=0)
     state: Mapped[str16] = mapped_column(default=State.WAITING)
     urgent: Mapped[bool] = mapped_column(default=False)
@@ -101,6 +109,7 @@ class Contact(Base):
             "language": self.language,
             "topic": self.topic,
             "priority": self.priority,
+            "source": self.source,
             "state": self.state,
             "urgent": self.urgent,
             "operator_id": self.operator_id,

@@ -40,6 +40,7 @@ _contact = {
         "language": {"type": "string"},
         "topic": {"type": ["string", "null"]},
         "priority": {"type": "integer"},
+        "source": {"enum": ["self", "police", "partner"]},
         "state": {
             "enum": [
                 "waiting",

@@ -21,6 +21,7 @@ from console.domain.contacts import (
     QUEUED,
     Channel,
     Contact,
+    Source,
     State,
     check_transition,
     get_contact,
@@ -91,6 +92,7 @@ def enqueue(
     priority: int | None = None,
     channel_ref: str | None = None,
     urgent: bool = False,
+    source: Source | str = Source.SELF,
     parent_id: int | None = None,
     target_operator_id: int | None = None,
     now: dt.datetime | None = None,
@@ -104,6 +106,10 @@ def enqueue(
         raise ValidationFailed("language: a language code is required")
     if topic is not None and len(topic) > 32:
         raise ValidationFailed("topic: at most 32 characters")
+    try:
+        source = Source(source)
+    except ValueError as exc:
+        raise ValidationFailed(f"source: one of {', '.join(s.value for s in Source)}") from exc
     contact = Contact(
         channel=channel,
         channel_ref=channel_ref,
@@ -112,6 +118,7 @@ def enqueue(
         priority=priority if priority is not None else cfg.priority.get(channel.value, 0),
         state=State.WAITING,
         urgent=urgent,
+        source=source,
         parent_id=parent_id,
         target_operator_id=target_operator_id,
         created_at=now,
@@ -566,6 +573,7 @@ def transfer(
         priority=cfg.priority.get("transfer", 150),
         channel_ref=contact.channel_ref,
         urgent=contact.urgent,
+        source=contact.source,
         parent_id=contact.id,
         target_operator_id=to_operator_id,
         now=now,

@@ -1,0 +1,75 @@
+"""A newcomer's first minute, in headless Chromium: log in, see a contact arrive live, accept it,
+wrap it up, and watch the shift lead's count of contacts handled today change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from console.db import Database
+from console.domain import queue
+from console.settings import Settings
+from tests.support import PASSWORD, make_operator
+
+pytestmark = pytest.mark.e2e
+
+
+def _login(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_operator_accepts_and_wraps_up_while_the_lead_watches(
+    browser: Browser, live_app: Any, database: Database, live_settings: Settings, artifacts: Path
+) -> None:
+    make_operator(database, "ana", presence=None)
+    make_operator(database, "lea", role="shift_lead", presence=None)
+
+    lead = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    _login(lead, live_app.base, "lea")
+    expect(lead).to_have_url(f"{live_app.base}/lead")
+    expect(lead.locator("#lead[data-ready='1']")).to_be_attached()
+    expect(lead.locator("#stat-handled")).to_have_text("0")
+
+    operator = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    _login(operator, live_app.base, "ana")
+    expect(operator).to_have_url(f"{live_app.base}/console")
+    expect(operator.locator("#console[data-ready='1']")).to_be_attached()
+    expect(operator.locator("#connection")).to_have_text("live")
+    operator.get_by_role("button", name="Available").click()
+    expect(operator.locator("#my-presence")).to_have_text("available")
+
+    with database.transaction() as s:
+        queue.enqueue(
+            s, channel="voice", language="fr", topic="domestic_violence", cfg=live_settings.queue
+        )
+
+    # It arrives live (no reload), and the routing tick offers it to the only free operator.
+    expect(operator.locator("#queue-body tr")).to_have_count(1, timeout=3000)
+    expect(operator.locator("#offer")).to_be_visible(timeout=3000)
+    expect(operator.locator("#offer-text")).to_contain_text("Français")
+    expect(lead.locator("#stat-waiting")).to_have_text("1")
+    operator.screenshot(path=str(artifacts / "console-offer.png"))
+
+    operator.locator("#offer-accept").click()
+    card = operator.locator("#mine-list .contact")
+    expect(card).to_have_count(1)
+    expect(card.locator(".c-state")).to_have_text("active")
+    expect(operator.locator("#queue-body tr")).to_have_count(0)
+    expect(lead.locator("#stat-waiting")).to_have_text("0")
+
+    card.get_by_role("button", name="End conversation").click()
+    expect(card.locator(".c-state")).to_have_text("wrap up")
+    card.get_by_label("Outcome").select_option("information_given")
+    card.get_by_role("button", name="Wrap up and close").click()
+    expect(operator.locator("#mine-list .contact")).to_have_count(0)
+    expect(operator.locator("#my-presence")).to_have_text("available")
+
+    expect(lead.locator("#stat-handled")).to_have_text("1", timeout=3000)
+    operator.screenshot(path=str(artifacts / "console-after-wrap-up.png"))
+    lead.screenshot(path=str(artifacts / "lead-after-wrap-up.png"))
