@@ -22,12 +22,16 @@ bp = Blueprint("auth", __name__)
 @login_manager.user_loader
 def _load_user(user_id: str) -> StaffUser | None:
     try:
-        operator = database.database().read().get(operators.Operator, int(user_id))
+        key = int(user_id)
     except ValueError:
         return None
-    if operator is None or not operator.active:
-        return None
-    return StaffUser(operator)
+    # Its own short session: the user is loaded before the request's session exists, and a session
+    # left open would hold a transaction (and PostgreSQL locks) for the life of a socket.
+    with database.database().read() as session:
+        operator = session.get(operators.Operator, key)
+        if operator is None or not operator.active:
+            return None
+        return StaffUser(operator)
 
 
 def _safe_next(target: str | None) -> str | None:
