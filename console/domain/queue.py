@@ -365,6 +365,8 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
     Safe to run in several processes at once: each offer is a conditional UPDATE from waiting.
     """
     now = now or utcnow()
+    if not _routing_lock(session):
+        return []
     _mark_overflow(session, cfg, now)
     waiting = list(
         session.scalars(
@@ -453,6 +455,20 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
         offers.append(offer)
         free.remove(chosen)
     return offers
+
+
+# Any fixed number: the key of PostgreSQL's advisory lock that one routing pass holds.
+_ROUTING_LOCK_KEY = 116006
+
+
+def _routing_lock(session: Session) -> bool:
+    """One routing pass at a time across server processes, so no operator gets two offers at once.
+
+    SQLite needs nothing: the tick's write transaction already holds the database's write lock.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(session.scalar(select(func.pg_try_advisory_xact_lock(_ROUTING_LOCK_KEY))))
 
 
 def _mark_overflow(session: Session, cfg: QueueSettings, now: dt.datetime) -> None:
