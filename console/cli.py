@@ -149,13 +149,26 @@ def run_server(
 ) -> None:
     from console.app import create_app
     from console.extensions import socketio
+    from console.web.serving import AnonymousRequestHandler
 
-    app = create_app(settings, database)
+    try:
+        app = create_app(settings, database)
+    except SettingsError as exc:
+        # Packages check their own settings in create_app; the same one clear line as above.
+        click.echo(f"helpline: configuration error: {exc}", err=True)
+        sys.exit(2)
     if before_serving is not None:
         before_serving(app)
     click.echo(f"serving {settings.helpline_name} on http://{host}:{port}")
     # log_output=False: Werkzeug's access log would write client addresses; ours does not.
-    socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=True)
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        log_output=False,
+        allow_unsafe_werkzeug=True,
+        request_handler=AnonymousRequestHandler,
+    )
 
 
 @main.command()
@@ -196,10 +209,28 @@ def demo(ctx: click.Context, host: str, port: int, no_stream: bool) -> None:
     run_server(obj.settings, obj.database, host, port, before_serving=start_stream)
 
 
-def attach(group: click.Group) -> None:
-    """Packages add their command groups here (knowledge's `kb`, telephony's `simulate`)."""
+def attach(group: click.Command) -> None:
+    """Packages add their command groups (or commands) here: knowledge's `kb`, records' `keys`."""
     main.add_command(group)
 
+
+from knowledge.cli import kb  # noqa: E402
+
+attach(kb)
+
+from console.stats_cli import stats  # noqa: E402
+
+attach(stats)
+
+from console.records_cli import erase, keys  # noqa: E402
+
+attach(keys)
+attach(erase)
+
+from telephony.cli import simulate, telephony_group  # noqa: E402
+
+attach(simulate)
+attach(telephony_group)
 
 if __name__ == "__main__":
     main()

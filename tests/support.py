@@ -76,10 +76,16 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    env: Mapping[str, str], *, args: list[str] | None = None, log_path: Path | None = None
+    env: Mapping[str, str],
+    *,
+    args: list[str] | None = None,
+    log_path: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """Run `helpline serve` as its own process and yield its base URL once /healthz answers."""
-    port = free_port()
+    """Run `helpline serve` as its own process and yield its base URL once /healthz answers.
+
+    A given `port` lets a test start a successor on the same address after stopping one."""
+    port = port or free_port()
     full_env = {**os.environ, **env}
     command = [
         sys.executable,
@@ -159,7 +165,11 @@ class ThreadedServer:
         from werkzeug.serving import make_server
 
         self.port = free_port()
-        self.server = make_server("127.0.0.1", self.port, app, threaded=True)
+        from console.web.serving import AnonymousRequestHandler
+
+        self.server = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=AnonymousRequestHandler
+        )
         self.base = f"http://127.0.0.1:{self.port}"
         import threading
 

@@ -71,8 +71,11 @@ class Offer(Base):
 
 @dataclass(frozen=True)
 class Load:
-    voice: int = 0
-    chat: int = 0
+    """What an operator holds. A contact in wrap-up still occupies its channel's place."""
+
+    voice: int = 0  # calls and callbacks, active or wrapping up
+    chat: int = 0  # chats, active or wrapping up
+    active: int = 0
     wrap_up: int = 0
 
 
@@ -131,21 +134,27 @@ def enqueue(
     return contact
 
 
+def loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
+    counts: dict[int, dict[str, int]] = defaultdict(
+        lambda: {"voice": 0, "chat": 0, "active": 0, "wrap_up": 0}
+    )
+    if operator_ids:
+        rows = session.execute(
+            select(Contact.operator_id, Contact.channel, Contact.state, func.count())
+            .where(Contact.operator_id.in_(operator_ids), Contact.state.in_(HELD))
+            .group_by(Contact.operator_id, Contact.channel, Contact.state)
+        ).all()
+        for operator_id, channel, state, count in rows:
+            if operator_id is None:
+                continue
+            held = counts[operator_id]
+            held["chat" if channel == Channel.CHAT else "voice"] += count
+            held["wrap_up" if state == State.WRAP_UP else "active"] += count
+    return {op: Load(**counts[op]) for op in operator_ids}
+
+
 def operator_load(session: Session, operator_id: int) -> Load:
-    rows = session.execute(
-        select(Contact.channel, Contact.state, func.count())
-        .where(Contact.operator_id == operator_id, Contact.state.in_(HELD))
-        .group_by(Contact.channel, Contact.state)
-    ).all()
-    voice = chat = wrap = 0
-    for channel, state, count in rows:
-        if state == State.WRAP_UP:
-            wrap += count
-        elif channel == Channel.CHAT:
-            chat += count
-        else:
-            voice += count
-    return Load(voice=voice, chat=chat, wrap_up=wrap)
+    return loads(session, [operator_id])[operator_id]
 
 
 def has_room(operator: Operator, load: Load, channel: str) -> bool:
@@ -159,7 +168,7 @@ def has_room(operator: Operator, load: Load, channel: str) -> bool:
 
 def presence_for_load(session: Session, operator_id: int) -> Presence:
     load = operator_load(session, operator_id)
-    if load.voice or load.chat:
+    if load.active:
         return Presence.BUSY
     if load.wrap_up:
         return Presence.WRAP_UP
@@ -326,27 +335,6 @@ def _recent_refusals(
     return refused
 
 
-def _loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"voice": 0, "chat": 0, "wrap_up": 0})
-    if operator_ids:
-        rows = session.execute(
-            select(Contact.operator_id, Contact.channel, Contact.state, func.count())
-            .where(Contact.operator_id.in_(operator_ids), Contact.state.in_(HELD))
-            .group_by(Contact.operator_id, Contact.channel, Contact.state)
-        ).all()
-        for operator_id, channel, state, count in rows:
-            if operator_id is None:
-                continue
-            if state == State.WRAP_UP:
-                key = "wrap_up"
-            elif channel == Channel.CHAT:
-                key = "chat"
-            else:
-                key = "voice"
-            counts[operator_id][key] += count
-    return {op: Load(**counts[op]) for op in operator_ids}
-
-
 def language_matches(
     operator: Operator, contact: Contact, cfg: QueueSettings, now: dt.datetime
 ) -> bool:
@@ -378,6 +366,11 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
     )
     if not waiting:
         return []
+    # Offers pending first, then presence and load: on PostgreSQL each statement sees the latest
+    # commits, so an operator who accepted an offer meanwhile shows up with the contact held.
+    pending = set(
+        session.scalars(select(Contact.offered_to_id).where(Contact.state == State.OFFERED))
+    )
     operators = list(
         session.scalars(
             select(Operator)
@@ -385,13 +378,10 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
             .order_by(Operator.presence_since, Operator.id)
         )
     )
-    pending = set(
-        session.scalars(select(Contact.offered_to_id).where(Contact.state == State.OFFERED))
-    )
     free = [op for op in operators if op.id not in pending]
     if not free:
         return []
-    loads = _loads(session, [op.id for op in free])
+    held = loads(session, [op.id for op in free])
     refused = _recent_refusals(
         session, [c.id for c in waiting], now - dt.timedelta(seconds=cfg.reoffer_cooldown)
     )
@@ -403,7 +393,7 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
             (
                 op
                 for op in free
-                if has_room(op, loads[op.id], contact.channel)
+                if has_room(op, held[op.id], contact.channel)
                 and (contact.target_operator_id in (None, op.id))
                 and op.id not in refused.get(contact.id, set())
                 and language_matches(op, contact, cfg, now)
