@@ -18,9 +18,12 @@ from console.settings import Settings
 
 access_log = logging.getLogger("helpline.access")
 
+# The Twilio Voice SDK (the console's phone) signals over wss:, reports call quality to Twilio's
+# event gateway and plays its ringtones from sdk.twilio.com.
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'none'; "
+    "connect-src 'self' ws: wss: https://eventgw.twilio.com; "
+    "media-src 'self' blob: https://sdk.twilio.com; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
 
@@ -30,7 +33,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         HELPLINE_SETTINGS=settings,
-        HELPLINE_OUTCOMES=load_outcome_taxonomy(settings.config_dir / "outcomes.toml"),
+        HELPLINE_OUTCOMES=load_outcome_taxonomy(settings.config_dir / "taxonomy.toml"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.mode == "production",
@@ -51,9 +54,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
     jobs = JobRunner(settings.redis_url)
     app.extensions["helpline.jobs"] = jobs
 
-    from console import realtime
+    from console import i18n, realtime
     from console.web import database as web_database
     from console.web import errors, security
+    from console.web.panels import ConsolePanel, register_panel
 
     web_database.init_app(app, database)
     login_manager.init_app(app)
@@ -62,21 +66,41 @@ def create_app(settings: Settings, database: Database | None = None) -> Flask:
     csrf.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    fanout = realtime.init_app(app, settings, database)
+    i18n.init_app(app, settings)
+    import chat
+
+    chat_settings = chat.load_settings(settings)
+    fanout = realtime.init_app(app, settings, database, chat_settings.allowed_origins)
 
     from console.web.auth import bp as auth_bp
     from console.web.health import bp as health_bp
     from console.web.intake import bp as intake_bp
+    from console.web.kb import bp as kb_bp
     from console.web.lead import bp as lead_bp
     from console.web.operator import bp as operator_bp
 
-    for bp in (auth_bp, health_bp, operator_bp, lead_bp, intake_bp):
+    for bp in (auth_bp, health_bp, operator_bp, lead_bp, intake_bp, kb_bp):
         app.register_blueprint(bp)
+    register_panel(
+        app, ConsolePanel(name="kb", template="kb/panel.html", script="dist/kb-panel.js")
+    )
+    from console.web import kb_admin
+
+    kb_admin.init_app(app, settings)  # checks config/knowledge.toml; a mistake stops start-up
+
+    from console.web import records
+
+    # Taxonomy, triage, retention and the identity key ring: a mistake stops start-up here.
+    records.init_app(app, settings)
 
     _install_headers_and_access_log(app)
 
     ticker = realtime.Ticker(settings, database, extra=[jobs.run_due_periodic])
     app.extensions["helpline.ticker"] = ticker
+    chat.init_app(app, settings, database, chat_settings)
+    import telephony
+
+    telephony.init_app(app, settings, database)
     if settings.background_tasks:
         fanout.start()
         ticker.start()

@@ -195,6 +195,10 @@ def demo(ctx: click.Context, host: str, port: int, no_stream: bool) -> None:
     from console.migrate import upgrade
 
     upgrade(obj.database)
+    import knowledge.demo
+
+    with obj.database.transaction() as s:
+        knowledge.demo.load(s)
     accounts = demo_module.seed(obj.database, obj.settings)
     click.echo("")
     click.echo("Demo accounts (shown once; they are stored only as argon2 hashes):")

@@ -20,6 +20,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def target_metadata() -> list[MetaData]:
     import console.models
 
+    # Telephony maps its tables on console's base; importing its models completes that metadata.
+    import telephony.models  # noqa: F401
+
     metadatas = [console.models.metadata]
     for extra in extra_metadata():
         metadatas.append(extra)
@@ -35,6 +38,12 @@ def extra_metadata() -> list[MetaData]:
         pass
     else:
         found.append(kb_metadata)
+    try:
+        from chat.models import metadata as chat_metadata
+    except ImportError:
+        pass
+    else:
+        found.append(chat_metadata)
     return found
 
 

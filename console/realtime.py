@@ -12,10 +12,12 @@ import logging
 import queue as stdlib_queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask
+import socketio as socketio_lib
+from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import join_room
 
@@ -64,7 +66,7 @@ class Fanout:
             if item is None:
                 break
             try:
-                socketio.emit(item.type, item.payload, to=item.room)
+                socketio.emit(item.type, item.payload, to=item.room, namespace=item.namespace)
             except Exception:
                 log.warning("could not emit %s", item.type, exc_info=True)
 
@@ -85,6 +87,12 @@ class Fanout:
             events.send_now("lead.stats", payload)
         except Exception:
             log.warning("could not compute live statistics", exc_info=True)
+        try:
+            from console.domain import wallboard
+
+            wallboard.push(self.database)
+        except Exception:
+            log.warning("could not compute the wallboard", exc_info=True)
 
 
 class Ticker:
@@ -127,10 +135,63 @@ class Ticker:
                     )
 
 
-def init_app(app: Flask, settings: Settings, database: Database) -> Fanout:
+def same_host(origin: str | None, host: str | None) -> bool:
+    """True when a browser's Origin names the host it connected to (or there is no Origin)."""
+    if not origin:
+        return True
+    return bool(host) and urlsplit(origin).netloc.lower() == str(host).lower()
+
+
+class OriginPolicy:
+    """Socket.IO's origin check: our own pages, plus the sites allowed to embed a chat widget."""
+
+    def __init__(self, extra_origins: Sequence[str] = ()) -> None:
+        self.extra = frozenset(o.rstrip("/").lower() for o in extra_origins)
+
+    def __call__(self, origin: str | None, environ: dict[str, Any]) -> bool:
+        if not origin:
+            return True
+        return same_host(origin, environ.get("HTTP_HOST")) or origin.lower() in self.extra
+
+
+class ResyncingRedisManager(socketio_lib.RedisManager):  # type: ignore[misc]
+    """Socket.IO's Redis message queue, telling this process's consoles to resync after an outage.
+
+    While Redis is down, events this process publishes are dropped (the database keeps the truth).
+    When the listener subscribes again, local consoles get "resync" directly (not through Redis)
+    and reload their snapshot, so no one has to reload the page. Retries are capped at 2 s, where
+    python-socketio's own back off to a minute.
+    """
+
+    def _redis_listen_with_retries(self) -> Any:
+        retry_sleep = 0.5
+        lost = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if lost:
+                    lost = False
+                    log.info("socket.io reached redis again; consoles resync")
+                    self.emit(
+                        "resync", {}, namespace="/", room=events.ROOM_STAFF, ignore_queue=True
+                    )
+                retry_sleep = 0.5
+                yield from self.pubsub.listen()
+            except Exception:
+                if not lost:
+                    log.warning("socket.io lost redis; live updates pause until it is back")
+                lost = True
+                time.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, 2.0)
+
+
+def init_app(
+    app: Flask, settings: Settings, database: Database, extra_origins: Sequence[str] = ()
+) -> Fanout:
     kwargs: dict[str, Any] = {
         "async_mode": "threading",
-        "cors_allowed_origins": [],
+        "cors_allowed_origins": OriginPolicy(extra_origins),
         "logger": False,
         "engineio_logger": False,
         "manage_session": False,
@@ -138,6 +199,9 @@ def init_app(app: Flask, settings: Settings, database: Database) -> Fanout:
     if settings.redis_url:
         kwargs["message_queue"] = settings.redis_url
         kwargs["channel"] = "helpline-socketio"
+        kwargs["client_manager"] = ResyncingRedisManager(
+            settings.redis_url, channel="helpline-socketio"
+        )
     socketio.init_app(app, **kwargs)
     fanout = Fanout(settings, database)
     events.add_sender(fanout.send)
@@ -150,8 +214,13 @@ def _connect(_auth: Any = None) -> bool:
     """Staff only; each joins the staff room, their own room, and the leads' room if a lead."""
     if not current_user.is_authenticated:
         return False
+    # A site allowed to embed the chat widget may open sockets, but never a staff one.
+    if not same_host(request.headers.get("Origin"), request.host):
+        return False
     join_room(events.ROOM_STAFF)
     join_room(events.operator_room(current_user.operator_id))
     if current_user.is_lead:
         join_room(events.ROOM_LEADS)
+    if current_user.role == "admin":
+        join_room("admins")  # console.domain.kb_review.ROOM_ADMINS: review-due notices
     return True

@@ -130,6 +130,8 @@ class Event:
     type: str
     payload: dict[str, Any]
     room: str
+    # The Socket.IO namespace of the room: "/" for staff, a channel's own for its visitors.
+    namespace: str = "/"
 
 
 Sender = Callable[[Event], None]
@@ -176,7 +178,23 @@ def _make_event(event_type: str, payload: dict[str, Any], room: str | None) -> E
     target = room or DEFAULT_ROOMS.get(event_type)
     if target is None:
         raise ValueError(f"event type {event_type!r} needs a room")
-    return Event(event_type, payload, target)
+    return Event(event_type, payload, target, namespace_of(target))
+
+
+# Rooms whose name starts with a prefix here live in that Socket.IO namespace (a channel's
+# visitors connect to their own namespace, apart from staff).
+ROOM_NAMESPACES: dict[str, str] = {}
+
+
+def register_room_namespace(prefix: str, namespace: str) -> None:
+    ROOM_NAMESPACES[prefix] = namespace
+
+
+def namespace_of(room: str) -> str:
+    for prefix, namespace in ROOM_NAMESPACES.items():
+        if room.startswith(prefix):
+            return namespace
+    return "/"
 
 
 def publish(

@@ -13,6 +13,7 @@ class PeriodicJob:
 
 PERIODIC_JOBS: list[PeriodicJob] = [
     PeriodicJob("console.jobs.tasks.sweep_stale_contacts", every=300),
+    PeriodicJob("console.jobs.retention.enforce_retention", every=3600),
 ]
 
 

@@ -36,18 +36,30 @@ def _clock(connection: redis.Redis, queue: Queue, stop: threading.Event) -> None
                 break
 
 
+def _register_everything(settings: Settings, database: Database) -> None:
+    """Build the app once, unserved, so every package registers its periodic jobs, hooks and
+    event types here as in a server; its own event sender is detached (this worker's is below)."""
+    from console.app import create_app
+
+    app = create_app(settings.with_overrides(background_tasks=False), database)
+    fanout = app.extensions.get("helpline.fanout")
+    if fanout is not None:
+        events.remove_sender(fanout.send)
+
+
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     if not settings.redis_url:
         raise SystemExit("helpline worker needs HELPLINE_REDIS_URL; without it jobs run in-process")
     database = Database(settings.database_url)
     set_context(settings, database)
+    _register_everything(settings, database)
     from flask_socketio import SocketIO
 
     # Write-only: the worker emits to consoles through the message queue, with no app.
     emitter = SocketIO(message_queue=settings.redis_url, channel="helpline-socketio")
 
     def send(event: events.Event) -> None:
-        emitter.emit(event.type, event.payload, to=event.room)
+        emitter.emit(event.type, event.payload, to=event.room, namespace=event.namespace)
 
     events.add_sender(send)
     connection = redis.Redis.from_url(settings.redis_url)

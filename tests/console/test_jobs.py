@@ -93,3 +93,17 @@ def test_embedded_periodic_runner_waits_for_each_interval(
     assert _state(database, stale) == "waiting"
     jobs.run_due_periodic(now=10_000.0)
     assert _state(database, stale) == "abandoned"
+
+
+@pytest.mark.redis
+def test_the_worker_knows_every_packages_periodic_jobs(
+    database: Database, settings: Settings, redis_url: str
+) -> None:
+    from console.jobs import worker
+
+    worker.run_worker(settings.with_overrides(redis_url=redis_url), burst=True)
+    paths = {job.func for job in periodic.PERIODIC_JOBS}
+    assert "console.jobs.tasks.sweep_stale_contacts" in paths
+    assert "console.jobs.kb_freshness.notify_review_due" in paths
+    for path in paths:
+        assert callable(runner.resolve(path))

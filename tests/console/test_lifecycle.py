@@ -21,6 +21,16 @@ from console.domain.queue import Offer
 from tests.support import http_login, make_operator, socket_client, wait_until
 
 CONTACTS = 50
+# The full record a data outcome needs (config/taxonomy.toml): the role, not the person.
+WRAP_UP: dict[str, Any] = {
+    "code": "information_given",
+    "details": {
+        "caller_role": "victim",
+        "victimisation": ["assault"],
+        "needs": ["emotional_support"],
+        "triage_track": "less_serious",
+    },
+}
 
 
 class Console:
@@ -61,9 +71,7 @@ class Console:
             return
         self._expect(self.post(f"/api/contacts/{contact_id}/accept"), 200)
         self._expect(self.post(f"/api/contacts/{contact_id}/end"), 200)
-        self._expect(
-            self.post(f"/api/contacts/{contact_id}/wrap-up", {"code": "information_given"}), 200
-        )
+        self._expect(self.post(f"/api/contacts/{contact_id}/wrap-up", WRAP_UP), 200)
         with self.lock:
             self.closed.append(contact_id)
 
@@ -89,6 +97,7 @@ def test_two_operators_take_fifty_contacts_through_the_lifecycle(
     make_operator(database, "ana", presence=None)
     make_operator(database, "ben", presence=None)
     make_operator(database, "lea", role="shift_lead", presence=None)
+    WRAP_UP["taxonomy_version"] = live_app.app.config["HELPLINE_OUTCOMES"].version
     consoles = [Console(live_app.base, name, first_offer_policy) for name in ("ana", "ben")]
     intake, token = http_login(live_app.base, "lea")
     try:

@@ -105,18 +105,10 @@ def end(contact_id: int) -> ResponseReturnValue:
 @bp.route("/api/contacts/<int:contact_id>/wrap-up", methods=["POST"])
 @roles(*STAFF)
 def wrap_up(contact_id: int) -> ResponseReturnValue:
-    data = inputs.body()
-    session = database.session()
-    outcome = outcomes.wrap_up(
-        session,
-        contact_id,
-        current_user.operator_id,
-        code=inputs.text(data, "code", max_len=32) or "",
-        note=inputs.text(data, "note", required=False, max_len=outcomes.NOTE_MAX),
-        taxonomy=_taxonomy(),
-    )
-    session.commit()
-    return jsonify(outcome={"id": outcome.id, "code": outcome.code, "contact_id": contact_id})
+    # The records feature owns the full form: details, taxonomy version, the draft kept on refusal.
+    from console.web.records.wrapup import submit
+
+    return submit(contact_id)
 
 
 @bp.route("/api/contacts/<int:contact_id>/transfer", methods=["POST"])
