@@ -11,6 +11,7 @@ import logging
 import random
 import secrets
 import threading
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -107,6 +108,7 @@ class ContactStream:
         self.settings = settings
         self.database = database
         self.rng = rng or random.Random()
+        self.taxonomy: outcomes.OutcomeTaxonomy | None = None
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
         self.max_waiting = 12
@@ -136,8 +138,28 @@ class ContactStream:
             session, channel=channel, language=language, topic=topic, cfg=self.settings.queue
         )
 
+    def _record(self) -> dict[str, Any]:
+        """A plausible anonymous record, drawn from the helpline's own taxonomy file."""
+        with (self.settings.config_dir / "taxonomy.toml").open("rb") as fh:
+            form = tomllib.load(fh)
+
+        def codes(name: str) -> list[str]:
+            return [str(item["code"]) for item in form.get(name, [])] or ["other"]
+
+        return {
+            "caller_role": self.rng.choice(codes("caller_role")),
+            "victimisation": [self.rng.choice(codes("victimisation"))],
+            "needs": self.rng.sample(codes("needs"), k=min(2, len(codes("needs")))),
+            "heard_from": self.rng.choice(codes("heard_from")),
+            "triage_track": self.rng.choices(
+                ["less_serious", "serious", "very_serious"], [70, 25, 5]
+            )[0],
+        }
+
     def _colleagues(self) -> None:
-        taxonomy = outcomes.load_outcome_taxonomy(self.settings.config_dir / "outcomes.toml")
+        taxonomy = self.taxonomy or outcomes.load_outcome_taxonomy(
+            self.settings.config_dir / "taxonomy.toml"
+        )
         with self.database.transaction() as session:
             bots = list(
                 session.scalars(select(Operator).where(Operator.username.in_([b[0] for b in BOTS])))
@@ -148,8 +170,20 @@ class ContactStream:
                     contact = held[0]
                     talked = (utcnow() - (contact.accepted_at or utcnow())).total_seconds()
                     if talked > self.rng.uniform(20, 60):
-                        code = self.rng.choice([c.code for c in taxonomy.codes])
-                        outcomes.wrap_up(session, contact.id, bot.id, code=code, taxonomy=taxonomy)
+                        # Most contacts are real conversations; a few are silent or hang-ups.
+                        data = [c.code for c in taxonomy.codes if not c.non_data]
+                        other = [c.code for c in taxonomy.codes if c.non_data]
+                        pool = data if self.rng.random() < 0.85 or not other else other
+                        code = self.rng.choice(pool)
+                        outcomes.wrap_up(
+                            session,
+                            contact.id,
+                            bot.id,
+                            code=code,
+                            taxonomy=taxonomy,
+                            details=self._record(),
+                            form_version=taxonomy.version,
+                        )
                         operators.set_presence(session, bot, Presence.BREAK)
                     continue
                 if bot.presence == Presence.OFFLINE:
@@ -183,6 +217,7 @@ def start_stream(app: Any, settings: Settings, database: Database) -> ContactStr
     from console.extensions import socketio
 
     stream = ContactStream(settings, database)
+    stream.taxonomy = app.config.get("HELPLINE_OUTCOMES")
     app.extensions["helpline.demo_stream"] = stream
     socketio.start_background_task(stream.run)
     return stream

@@ -43,3 +43,32 @@ def test_stream_brings_contacts_and_colleagues_answer_the_patient_ones(
     with database.transaction(write=False) as s:
         taken = s.scalar(select(func.count()).select_from(Contact).where(Contact.state == "active"))
     assert taken >= 1
+
+
+def test_simulated_colleagues_close_with_a_full_anonymous_record(
+    database: Database, settings: Settings
+) -> None:
+    from console.domain.outcomes import Outcome
+
+    demo.seed(database, settings)
+    stream = demo.ContactStream(settings, database, rng=random.Random(3))
+    for _ in range(4):
+        stream.step()
+    with database.transaction() as s:
+        for contact in s.scalars(select(Contact)):
+            contact.enqueued_at = utcnow() - dt.timedelta(seconds=40)
+    stream._colleagues()
+    with database.transaction() as s:
+        for contact in s.scalars(select(Contact).where(Contact.state == "active")):
+            contact.accepted_at = utcnow() - dt.timedelta(minutes=5)
+    stream._colleagues()
+    with database.transaction(write=False) as s:
+        records = s.scalars(select(Outcome)).all()
+    taxonomy = stream.taxonomy or demo.outcomes.load_outcome_taxonomy(
+        settings.config_dir / "taxonomy.toml"
+    )
+    data = [r for r in records if not taxonomy.get(r.code).non_data]  # type: ignore[union-attr]
+    assert data
+    for record in data:
+        assert record.details["caller_role"]
+        assert record.details["victimisation"]
