@@ -195,6 +195,10 @@ def init_app(
         "logger": False,
         "engineio_logger": False,
         "manage_session": False,
+        # Explicit even when unset: SocketIO keeps options across init_app calls, and an app
+        # without Redis must not inherit the message queue of one built before it.
+        "message_queue": None,
+        "client_manager": None,
     }
     if settings.redis_url:
         kwargs["message_queue"] = settings.redis_url

@@ -68,7 +68,10 @@ class Console:
         if action == "ignore":
             return  # the reservation times out on the server
         if action == "reject":
-            self._expect(self.post(f"/api/contacts/{contact_id}/reject"), 200)
+            rejected = self.post(f"/api/contacts/{contact_id}/reject")
+            if rejected.status_code == 409 and rejected.json()["error"] == "contact_unavailable":
+                return  # the offer lapsed before the pass landed: nothing left to pass on
+            self._expect(rejected, 200)
             return
         accepted = self.post(f"/api/contacts/{contact_id}/accept")
         if accepted.status_code == 409 and accepted.json()["error"] == "contact_unavailable":
