@@ -11,12 +11,14 @@ What is measured:
   On the way the app checks the rate limit, encrypts and stores the message, commits, and fans the
   event out through Redis to the process that holds the operator's socket.
 - chat_msgs_per_s: messages handled per second during the measured phase (visitors' messages and
-  operators' replies, which go through the HTTP API and reach the visitor's socket).
+  operators' replies, which go through the HTTP API and reach the visitor's socket), beside the
+  load offered; and chat_server_cpu_ms_per_msg, the two servers' CPU time per message handled.
 
 Visitors (python-socketio AsyncClients on the `/chat` namespace) and operators (staff sockets plus
 HTTP sessions) alternate between the two processes, so most messages cross from one process to the
 other through Redis. Every visitor starts a chat; the routing tick offers it; an operator accepts;
-then each visitor sends `--messages` messages at random intervals and its operator answers each.
+then for `--duration` seconds each visitor writes at random (Poisson) intervals of `--interval`
+seconds on average, and its operator answers each message.
 
 The baseline is two bare python-socketio servers (threading mode on Werkzeug, as the app runs; a
 Redis message queue on a channel of their own) relaying the same messages between the same number
@@ -154,6 +156,16 @@ def seed_operators(url: str, count: int, max_chats: int) -> None:
     database.dispose()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _answers(url: str) -> bool:
     import requests
 
@@ -217,7 +229,7 @@ def _csrf(html: str) -> str:
 class Load:
     visitors: int
     operators: int
-    messages: int
+    duration: float
     interval: float
     seed: int
 
@@ -233,6 +245,12 @@ class Result:
     seconds: float = 0.0
     lost: int = 0
     refused: int = 0
+    server_cpu_s: float = 0.0
+
+    @property
+    def cpu_ms_per_message(self) -> float:
+        handled = self.received + self.replies
+        return self.server_cpu_s * 1000 / handled if handled else math.nan
 
     @property
     def per_second(self) -> float:
@@ -270,9 +288,15 @@ async def gathered(coroutines: list[Any], parallel: int) -> list[Any]:
 async def visitor_messages(
     send: Callable[[str, str], Any], clock: Clock, load: Load, rng: random.Random, result: Result
 ) -> None:
-    """One visitor's messages at random intervals; each waits for its acknowledgement."""
-    for k in range(load.messages):
+    """One visitor's messages at random intervals (a Poisson stream) for the measured duration;
+    each waits for its acknowledgement, as the widget does."""
+    deadline = time.perf_counter() + load.duration
+    k = 0
+    while True:
         await asyncio.sleep(rng.expovariate(1 / load.interval))
+        if time.perf_counter() >= deadline:
+            break
+        k += 1
         token = secrets.token_hex(6)
         clock.send(token)
         started = time.perf_counter()
@@ -323,7 +347,8 @@ async def measure(
     if pending:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*pending), timeout=10)
-    result.seconds = time.perf_counter() - started
+    last = max(clock.arrived.values(), default=started)
+    result.seconds = max(load.duration, last - started)
     for token, sent in clock.sent.items():
         arrived = clock.arrived.get(token)
         if arrived is None:
@@ -460,7 +485,9 @@ class AppVisitor:
             await self.sio.disconnect()
 
 
-async def run_app_load(bases: list[str], logins: list[tuple[str, str]], load: Load) -> Result:
+async def run_app_load(
+    bases: list[str], logins: list[tuple[str, str]], load: Load, pids: list[int]
+) -> Result:
     clock = Clock()
     result = Result()
     operators = [
@@ -488,7 +515,9 @@ async def run_app_load(bases: list[str], logins: list[tuple[str, str]], load: Lo
         log(f"app: settled after {waited:.1f} s")
         result.replies = 0
         result.reply_ms.clear()
+        cpu = cpu_seconds(pids)
         await measure(clock, [v.send for v in visitors], load, result)
+        result.server_cpu_s = cpu_seconds(pids) - cpu
         await asyncio.sleep(1.0)
     finally:
         await asyncio.gather(*(v.stop() for v in visitors), return_exceptions=True)
@@ -512,16 +541,18 @@ def bench_app(url: str, redis_url: str, load: Load, workdir: Path, watchdog: Wat
     }
     ports = [free_port(), free_port()]
     with contextlib.ExitStack() as stack:
+        pids = []
         for i, port in enumerate(ports):
             command = [sys.executable, "-m", "console.cli", "--mode", "test", "serve"]
-            stack.enter_context(
+            proc = stack.enter_context(
                 server_process(
                     [*command, "--port", str(port)], env, port, workdir / f"app-{i}.log", watchdog
                 )
             )
+            pids.append(proc.pid)
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         logins = [http_login(bases[i % 2], f"chat{i:03d}") for i in range(load.operators)]
-        return asyncio.run(run_app_load(bases, logins, load))
+        return asyncio.run(run_app_load(bases, logins, load, pids))
 
 
 # ------------------------------------------------------------------ the bare baseline
@@ -563,7 +594,7 @@ def serve_bare(port: int, redis_url: str) -> None:
     run_simple("127.0.0.1", port, socketio.WSGIApp(sio, fallback), threaded=True)
 
 
-async def run_bare_load(bases: list[str], load: Load) -> Result:
+async def run_bare_load(bases: list[str], load: Load, pids: list[int]) -> Result:
     import socketio
 
     clock = Clock()
@@ -611,7 +642,9 @@ async def run_bare_load(bases: list[str], load: Load) -> Result:
         log(f"bare: settled after {waited:.1f} s")
         result.replies = 0
         result.reply_ms.clear()
+        cpu = cpu_seconds(pids)
         await measure(clock, senders, load, result)
+        result.server_cpu_s = cpu_seconds(pids) - cpu
         await asyncio.sleep(1.0)
     finally:
         await asyncio.gather(
@@ -624,13 +657,16 @@ def bench_bare(redis_url: str, load: Load, workdir: Path, watchdog: Watchdog) ->
     ports = [free_port(), free_port()]
     command = [sys.executable, "-m", "bench.chat", "--bare-server", "--redis-url", redis_url]
     with contextlib.ExitStack() as stack:
+        pids = []
         for i, port in enumerate(ports):
-            stack.enter_context(
+            proc = stack.enter_context(
                 server_process(
                     [*command, "--port", str(port)], {}, port, workdir / f"bare-{i}.log", watchdog
                 )
             )
-        return asyncio.run(run_bare_load([f"http://127.0.0.1:{p}" for p in ports], load))
+            pids.append(proc.pid)
+        bases = [f"http://127.0.0.1:{p}" for p in ports]
+        return asyncio.run(run_bare_load(bases, load, pids))
 
 
 # ------------------------------------------------------------------ main
@@ -642,7 +678,8 @@ def describe(name: str, res: Result) -> None:
         f"replies={res.replies} in {res.seconds:.1f} s ({res.per_second:.0f} msg/s); "
         f"visitor→operator p50={percentile(res.latency_ms, 50):.1f} "
         f"p99={percentile(res.latency_ms, 99):.1f} ms; ack p99="
-        f"{percentile(res.ack_ms, 99):.1f} ms; reply p99={percentile(res.reply_ms, 99):.1f} ms"
+        f"{percentile(res.ack_ms, 99):.1f} ms; reply p99={percentile(res.reply_ms, 99):.1f} ms; "
+        f"servers' CPU {res.cpu_ms_per_message:.1f} ms per message"
     )
 
 
@@ -652,8 +689,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--visitors", type=int, default=500)
     parser.add_argument("--operators", type=int, default=50)
-    parser.add_argument("--messages", type=int, default=6, help="per visitor")
-    parser.add_argument("--interval", type=float, default=4.0, help="mean seconds between two")
+    parser.add_argument("--duration", type=float, default=40, help="seconds of messages")
+    parser.add_argument(
+        "--interval", type=float, default=10.0, help="mean seconds between a visitor's messages"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-seconds", type=float, default=900)
     parser.add_argument("--skip-baseline", action="store_true")
@@ -669,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_bare(args.port, args.redis_url)
         return 0
     engine = "postgresql" if args.database_url else "sqlite"
-    load = Load(args.visitors, args.operators, args.messages, args.interval, args.seed)
+    load = Load(args.visitors, args.operators, args.duration, args.interval, args.seed)
     watchdog = Watchdog(args.max_seconds)
     watchdog.start()
     with contextlib.ExitStack() as stack:
@@ -695,6 +734,8 @@ def main(argv: list[str] | None = None) -> int:
         "samples": len(app.latency_ms),
         "lost": app.lost,
         "refused": app.refused,
+        # What was asked of the servers: visitors' messages per second, each answered once.
+        "offered_msgs_per_s": round(2 * load.visitors / load.interval, 1),
     }
     lines: list[dict[str, object]] = [
         {
@@ -718,6 +759,15 @@ def main(argv: list[str] | None = None) -> int:
             "value": round(app.per_second, 1),
             "unit": "msg/s",
             "baseline": round(bare.per_second, 1),
+            "target": None,
+            **common,
+        },
+        {
+            # The servers' CPU time per message handled: capacity, independent of what else runs.
+            "name": "chat_server_cpu_ms_per_msg",
+            "value": round(app.cpu_ms_per_message, 2),
+            "unit": "ms",
+            "baseline": round(bare.cpu_ms_per_message, 2),
             "target": None,
             **common,
         },

@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chat import events as chat_events
-from chat.errors import ChatEnded, ConversationNotFound
+from chat.errors import ChatEnded, ConversationNotFound, NotAChat
 from chat.models import Conversation, Message
 from chat.settings import ChatSettings, SurveyQuestion
 from console.db import utcnow
@@ -178,6 +178,21 @@ _NEXT_SEQ = {
     for side, column in ((VISITOR, "visitor_seen_at"), (OPERATOR, "operator_seen_at"))
 }
 _INSERT = insert(Message)
+
+
+_BY_CONTACT = (
+    select(Conversation.id)
+    .join(Contact, Contact.channel_ref == Conversation.ref)
+    .where(Contact.id == bindparam("contact_id"), Contact.channel == Channel.CHAT)
+)
+
+
+def conversation_id_for(session: Session, contact_id: int) -> int:
+    """The conversation behind a chat contact (any of its legs), in one indexed query."""
+    found = session.connection().execute(_BY_CONTACT, {"contact_id": contact_id}).scalar()
+    if found is None:
+        raise NotAChat(f"no chat for contact {contact_id}")
+    return int(found)
 
 
 def post(

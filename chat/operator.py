@@ -99,10 +99,10 @@ def send(contact_id: int) -> ResponseReturnValue:
     rt = _runtime()
     data = inputs.body()
     session = database.session()
-    _contact, conversation = _my_chat(session, contact_id)
+    # The hot path: `post` itself checks that the chat's live leg is this operator's and active.
     posted = conversations.post(
         session,
-        conversation.id,
+        conversations.conversation_id_for(session, contact_id),
         sender=conversations.OPERATOR,
         text=data.get("text"),
         client_id=data.get("client_id"),

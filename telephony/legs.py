@@ -156,8 +156,9 @@ def _back_to_front(
     successor = queue.transfer(session, contact.id, operator_id, rt.queue, now=now)
     queue.front_of_queue(session, successor)
     operator = operators.get_operator(session, operator_id)
-    if operator.presence not in (Presence.BREAK, Presence.OFFLINE):
+    if status != "canceled" and operator.presence not in (Presence.BREAK, Presence.OFFLINE):
         # Their browser or phone did not answer: offering them the next call would fail too.
+        # (A canceled leg is the caller's or Twilio's doing, not the operator's.)
         operators.set_presence(session, operator, Presence.BREAK, now)
     leg.contact_id = successor.id
     leg.operator_id = None

@@ -12,7 +12,7 @@ import socketio
 from cryptography.fernet import Fernet
 
 from console.db import Database
-from tests.chat.conftest import chat_config
+from tests.chat.conftest import chat_config, chat_contact_id
 from tests.support import http_login, live_server, make_operator, socket_client, wait_until
 
 
@@ -72,8 +72,16 @@ def test_a_chat_spans_two_processes_through_redis(
         try:
             started = visitor.call("start", {"language": "en"}, namespace="/chat", timeout=10)
             assert started["ok"], started
-            offer = wait_until(lambda: staff.find("offer.created"), timeout=10, what="an offer")
-            contact_id = offer["contact"]["id"]
+            # Redis pub/sub ignores database numbers: other runs' events may pass by; match ours.
+            contact_id = chat_contact_id(database, started["token"])
+            wait_until(
+                lambda: any(
+                    name == "offer.created" and payload["contact"]["id"] == contact_id
+                    for name, payload in list(staff.items)
+                ),
+                timeout=10,
+                what="the offer of this chat",
+            )
             accepted = http.post(
                 f"{server_b}/api/contacts/{contact_id}/accept",
                 json={},
@@ -87,7 +95,9 @@ def test_a_chat_spans_two_processes_through_redis(
                 "message", {"client_id": "a1", "text": "from A"}, namespace="/chat", timeout=10
             )
             assert sent["ok"], sent
-            got = wait_until(lambda: staff.find("chat.message", seq=1), timeout=5)
+            got = wait_until(
+                lambda: staff.find("chat.message", seq=1, contact_id=contact_id), timeout=5
+            )
             assert got == {
                 "contact_id": contact_id,
                 "seq": 1,
@@ -108,7 +118,9 @@ def test_a_chat_spans_two_processes_through_redis(
 
             # The visitor's connection moves to process B and resumes the same conversation.
             visitor.disconnect()
-            wait_until(lambda: staff.find("chat.visitor", status="away"), timeout=5)
+            wait_until(
+                lambda: staff.find("chat.visitor", status="away", contact_id=contact_id), timeout=5
+            )
             moved = visitor_client(server_b, Inbox())
             resumed = moved.call(
                 "resume", {"token": started["token"]}, namespace="/chat", timeout=10

@@ -92,6 +92,14 @@ def test_the_wallboard_reacts_live_and_a_red_threshold_alerts_the_lead(
     expect(lead.locator("#stat-waiting")).to_have_text("2")
     lead.screenshot(path=str(artifacts / "wallboard-red.png"), full_page=True)
 
+    # A lead answering calls in their own console is alerted there too.
+    console = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    _login(console, live_app.base, "lea")
+    console.goto(f"{live_app.base}/console")
+    expect(console.locator("#console[data-ready='1']")).to_be_attached()
+    expect(console.locator("#shift-lead-alert")).to_be_visible(timeout=8000)
+    expect(console.locator("#shift-lead-alert-text")).to_contain_text("Languages covered")
+
     # The same board on a screen across the room.
     screen = browser.new_context(viewport={"width": 1920, "height": 1080}).new_page()
     _login(screen, live_app.base, "lea")
