@@ -17,10 +17,11 @@ form), with a new CallSid and caller number per incoming call.
 2. At saturation (closed loop, 48 keep-alive connections from 3 client processes), throughput of
    `/voice/incoming` and of the wait URL as a ratio of the bare route's (`voice_rps_vs_bare`,
    target at least 0.4), bare and voice runs interleaved so drift hits both.
-3. Last (its backlog of waiting contacts would weigh on the others), the queue step at the same
-   fixed rate: `voice_enqueue_p99_ms`, informational, with no target in the issue. It is the one
-   webhook that writes (the contact and its call leg); on SQLite every such write takes the
-   database's single write lock in turn.
+3. Last (its backlog of waiting contacts would weigh on the others), the queue step, open loop
+   at 20 calls joining per second (`--enqueue-rate`; a national line's peak is well under one):
+   `voice_enqueue_p99_ms`, informational, with no target in the issue. It is the one webhook that
+   writes (the contact and its call leg), and on SQLite every such write takes the database's
+   single write lock in turn.
 
 Progress goes to stderr; the figures end stdout as JSON lines.
 """
@@ -408,8 +409,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
     parser.add_argument("--waiting", type=int, default=60, help="calls waiting in the queue")
+    parser.add_argument(
+        "--enqueue-rate", type=float, default=20.0, help="calls joining the queue per second"
+    )
     args = parser.parse_args()
 
+    load_before = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="helpline-bench-voice-"))
     proc, port = start_server(workdir, args.workers, args.threads)
     try:
@@ -457,8 +462,9 @@ def main() -> None:
                 say(f"  {name}: {rps[name][-1]:.0f} req/s")
 
         # Last, as it leaves a backlog of waiting contacts behind: the queue step, which writes.
-        say(f"open loop: enqueue (the queue step) at {args.rate:.0f}/s for {args.seconds:.0f} s")
-        results["enqueue"] = open_loop(port, enqueue_requests(count)[0], args.rate)
+        say(f"open loop: the queue step at {args.enqueue_rate:.0f}/s for {args.seconds:.0f} s")
+        joins = int(args.enqueue_rate * args.seconds)
+        results["enqueue"] = open_loop(port, enqueue_requests(joins)[0], args.enqueue_rate)
     finally:
         proc.terminate()
         try:
@@ -469,6 +475,8 @@ def main() -> None:
     keep = "Traceback" in log
     if keep:
         say(f"the server logged a traceback; see {workdir / 'server.log'}")
+    # Other processes on this machine show in every tail: the figures say how busy it was.
+    load = f"{load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     bare_rps = statistics.fmean(rps["bare"])
     bare_p99 = percentile(results["bare"], 99)
     lines = [
@@ -482,6 +490,7 @@ def main() -> None:
             baseline_p50=percentile(results["bare"], 50),
             rate=args.rate,
             requests=count,
+            load_average=load,
         ),
         figure(
             "voice_wait_p99_ms",
@@ -499,7 +508,7 @@ def main() -> None:
             bare_p99,
             None,
             p50=percentile(results["enqueue"], 50),
-            rate=args.rate,
+            rate=args.enqueue_rate,
             note="informational: the queue step, one write transaction per call",
         ),
         figure(
