@@ -679,7 +679,8 @@ def describe(name: str, res: Result) -> None:
         f"visitor→operator p50={percentile(res.latency_ms, 50):.1f} "
         f"p99={percentile(res.latency_ms, 99):.1f} ms; ack p99="
         f"{percentile(res.ack_ms, 99):.1f} ms; reply p99={percentile(res.reply_ms, 99):.1f} ms; "
-        f"servers' CPU {res.cpu_ms_per_message:.1f} ms per message"
+        f"servers' CPU {res.cpu_ms_per_message:.1f} ms per message "
+        f"({res.server_cpu_s / res.seconds if res.seconds else 0:.2f} s/s)"
     )
 
 

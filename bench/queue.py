@@ -10,15 +10,17 @@ Two figures, each with a baseline measured in the same run:
   and 1,000 waiting contacts. In each round several threads (operators) accept the same waiting
   contact at the same instant, as in tests/console/test_claim_race.py; every attempt, won or lost,
   is one sample. Baseline: the bare conditional UPDATE on the same table through the DB-API driver
-  in autocommit, raced the same way.
+  in autocommit, raced the same way, taking turns with the domain round by round.
 - fan-out: from just before `POST /api/intake` on process A until the `contact.queued` event of
   that contact has reached all 300 Socket.IO clients, half connected to each of two
   `helpline serve` processes sharing Redis. Baseline: two bare python-socketio servers (threading
   mode on Werkzeug, like the app; Redis message queue on a channel of their own) broadcasting to
-  the same 300 clients, triggered by a POST to the first.
+  300 clients of their own, triggered by a POST to the first. Both sets run side by side and take
+  turns, one contact at a time.
 
-Progress goes to stderr; the figures end stdout as JSON lines. Run it as a module (`-m`): run as a
-file, this module's name would shadow the standard library's `queue`.
+Taking turns matters on a shared machine: whatever else runs weighs on a figure and its baseline
+alike. Progress goes to stderr; the figures end stdout as JSON lines. Run it as a module (`-m`):
+run as a file, this module's name would shadow the standard library's `queue`.
 """
 
 from __future__ import annotations
