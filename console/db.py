@@ -6,6 +6,8 @@ Domain functions take an explicit `Session`; nothing here knows about Flask.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -96,6 +98,11 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 20)
         return create_engine(url, **kwargs)
 
+    if ":memory:" not in url and "mode=memory" not in url:
+        # A server runs many threads; a connection opened past the pool's size would be closed on
+        # return and reopened, pragmas and all, at every request.
+        kwargs.setdefault("pool_size", 32)
+        kwargs.setdefault("max_overflow", 32)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
@@ -104,11 +111,56 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
         _sqlite_pragmas(dbapi_connection, _record)
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+    if not immediate:
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+
+    # Writers of one process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own busy
+    # handler sleeps in steps of 1 to 100 ms, so a writer waiting behind a few short transactions
+    # would sleep far longer than they took; the lock wakes it the moment the last one ends.
+    # Writers in other processes still meet at SQLite's lock, under busy_timeout.
+    lock = _writer_lock(url)
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: Any) -> None:
+        if not lock.acquire(timeout=_WRITER_WAIT):
+            raise sqlite3.OperationalError("database is locked: no write turn within 10 s")
+        conn.info[_HOLDS_LOCK] = True
+        try:
+            conn.exec_driver_sql(begin)
+        except BaseException:
+            _release(conn)
+            raise
+
+    def _release(conn: Any) -> None:
+        if conn.info.pop(_HOLDS_LOCK, False):
+            lock.release()
+
+    def _release_record(_dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        # A connection returned or invalidated mid-transaction must not keep the turn.
+        if record.info.pop(_HOLDS_LOCK, False):
+            lock.release()
+
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+    event.listen(engine, "checkin", _release_record)
+    event.listen(engine, "invalidate", _release_record)
     return engine
+
+
+_WRITER_WAIT = 10.0  # seconds, as SQLite's busy_timeout
+_HOLDS_LOCK = "helpline.holds_writer_lock"
+_writer_locks: dict[str, threading.Lock] = {}
+_writer_locks_guard = threading.Lock()
+
+
+def _writer_lock(url: str) -> threading.Lock:
+    with _writer_locks_guard:
+        return _writer_locks.setdefault(url, threading.Lock())
 
 
 class Database:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, bindparam, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from console.db import Base, created_at, intpk, json_list, str64, str200, timestamp, utcnow
 from console.domain import events
@@ -137,6 +140,73 @@ def create_operator(
     return operator
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """The verdict of `check_password`, to be recorded by `record_login`."""
+
+    operator_id: int | None
+    matched: bool
+    new_hash: str | None = None  # set when the stored hash's parameters are out of date
+
+
+def check_password(
+    session: Session, username: str, password: str, now: dt.datetime | None = None
+) -> PasswordCheck:
+    """Verify a password against the stored hash, writing nothing.
+
+    argon2 takes tens of milliseconds on purpose; run this in a read transaction, so that a rush of
+    logins at shift change does not hold the database's write lock while hashing.
+    """
+    now = now or utcnow()
+    row = session.execute(
+        select(Operator.id, Operator.password_hash, Operator.locked_until).where(
+            Operator.username == username.strip().lower(), Operator.active
+        )
+    ).one_or_none()
+    if row is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_DUMMY_HASH, password)
+        return PasswordCheck(operator_id=None, matched=False)
+    if row.locked_until is not None and row.locked_until > now:
+        raise AccountLocked("Too many failed attempts. The account is locked for a while.")
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return PasswordCheck(operator_id=row.id, matched=False)
+    new_hash = _hasher.hash(password) if _hasher.check_needs_rehash(row.password_hash) else None
+    return PasswordCheck(operator_id=row.id, matched=True, new_hash=new_hash)
+
+
+def record_login(
+    session: Session,
+    check: PasswordCheck,
+    *,
+    max_failures: int,
+    lockout: dt.timedelta,
+    now: dt.datetime | None = None,
+) -> Operator:
+    """Count a failed check (locking the account after `max_failures` in a row) or clear the
+    count after a good one; raises AuthenticationFailed for a failure."""
+    now = now or utcnow()
+    operator = session.get(Operator, check.operator_id) if check.operator_id else None
+    if operator is None or not operator.active:
+        raise AuthenticationFailed("Unknown username or wrong password.")
+    if not check.matched:
+        operator.failed_logins += 1
+        if operator.failed_logins >= max_failures:
+            operator.locked_until = now + lockout
+            operator.failed_logins = 0
+        raise AuthenticationFailed("Unknown username or wrong password.")
+    if operator.locked_until is not None and operator.locked_until > now:
+        # Locked by failures that landed while this password was being checked.
+        raise AccountLocked("Too many failed attempts. The account is locked for a while.")
+    operator.failed_logins = 0
+    operator.locked_until = None
+    if check.new_hash is not None:
+        operator.password_hash = check.new_hash
+    return operator
+
+
 def authenticate(
     session: Session,
     username: str,
@@ -146,30 +216,10 @@ def authenticate(
     lockout: dt.timedelta,
     now: dt.datetime | None = None,
 ) -> Operator:
-    """Check a password, counting failures; lock the account after `max_failures` in a row."""
-    now = now or utcnow()
-    operator = session.scalar(
-        select(Operator).where(Operator.username == username.strip().lower(), Operator.active)
-    )
-    if operator is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
-        raise AuthenticationFailed("Unknown username or wrong password.")
-    if operator.locked_until is not None and operator.locked_until > now:
-        raise AccountLocked("Too many failed attempts. The account is locked for a while.")
-    try:
-        _hasher.verify(operator.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        operator.failed_logins += 1
-        if operator.failed_logins >= max_failures:
-            operator.locked_until = now + lockout
-            operator.failed_logins = 0
-        raise AuthenticationFailed("Unknown username or wrong password.") from None
-    operator.failed_logins = 0
-    operator.locked_until = None
-    if _hasher.check_needs_rehash(operator.password_hash):
-        operator.password_hash = _hasher.hash(password)
-    return operator
+    """Check a password and record the result in one session (scripts and tests); the login view
+    checks in a read transaction and records in a write one."""
+    check = check_password(session, username, password, now)
+    return record_login(session, check, max_failures=max_failures, lockout=lockout, now=now)
 
 
 def set_presence(
@@ -184,6 +234,50 @@ def set_presence(
     session.add(PresenceChange(operator_id=operator.id, presence=presence, at=now))
     session.flush()
     events.publish(session, "operator.presence", operator.to_public())
+
+
+_BECOME_BUSY = (
+    update(Operator)
+    .where(Operator.id == bindparam("p_operator"), Operator.presence == Presence.AVAILABLE)
+    .values(presence=Presence.BUSY, presence_since=bindparam("p_now"))
+    .returning(Operator.display_name, Operator.role, Operator.languages)
+    .execution_options(synchronize_session=False)
+)
+
+
+_LOG_PRESENCE = insert(PresenceChange)
+
+
+def become_busy(session: Session, operator_id: int, now: dt.datetime) -> None:
+    """Available → busy, on an accept: one UPDATE, without loading the operator's row."""
+    row = (
+        session.connection()
+        .execute(_BECOME_BUSY, {"p_operator": operator_id, "p_now": now})
+        .one_or_none()
+    )
+    if row is None:
+        return
+    loaded = session.identity_map.get(identity_key(Operator, operator_id))
+    if loaded is not None:  # keep a copy this session already holds in step with the row
+        set_committed_value(loaded, "presence", Presence.BUSY.value)
+        set_committed_value(loaded, "presence_since", now)
+    # Written beside the ORM's unit of work: a move within staffed time changes no running
+    # statistic (rollups and wellbeing count stints and breaks), so nothing needs to collect it.
+    session.connection().execute(
+        _LOG_PRESENCE, {"operator_id": operator_id, "presence": Presence.BUSY.value, "at": now}
+    )
+    events.publish(
+        session,
+        "operator.presence",
+        {
+            "id": operator_id,
+            "display_name": row.display_name,
+            "role": row.role,
+            "languages": list(row.languages),
+            "presence": Presence.BUSY.value,
+            "presence_since": now.isoformat(),
+        },
+    )
 
 
 def choose_presence(

@@ -11,8 +11,8 @@ import enum
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, func, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import ForeignKey, ScalarSelect, and_, bindparam, func, select, update
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from console.db import Base, intpk, str16, timestamp, utcnow
 from console.domain import events, hooks
@@ -31,9 +31,11 @@ from console.domain.contacts import (
 from console.domain.errors import (
     AlreadyAccepted,
     AtCapacity,
+    ContactNotFound,
     ContactUnavailable,
     IllegalTransition,
     NotYourContact,
+    OperatorNotFound,
     OperatorUnavailable,
     ValidationFailed,
 )
@@ -41,6 +43,7 @@ from console.domain.operators import (
     TAKING_CONTACTS,
     Operator,
     Presence,
+    become_busy,
     get_operator,
     set_presence,
 )
@@ -154,15 +157,19 @@ def loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
 
 
 def operator_load(session: Session, operator_id: int) -> Load:
-    return loads(session, [operator_id])[operator_id]
+    return _held_by_one(session, operator_id)
 
 
 def has_room(operator: Operator, load: Load, channel: str) -> bool:
     """One call at a time, and nothing else beside it; chats up to the operator's limit."""
+    return _room(operator.max_chats, load, channel)
+
+
+def _room(max_chats: int, load: Load, channel: str) -> bool:
     if load.voice:
         return False
     if channel == Channel.CHAT:
-        return load.chat < operator.max_chats
+        return load.chat < max_chats
     return load.chat == 0
 
 
@@ -199,50 +206,118 @@ def _end_pending_offer(
         )
 
 
+# Built once: an accept is the hottest path, and building a statement costs more than running it.
+_HELD = aliased(Contact)
+
+
+def _count_held(chats: bool) -> ScalarSelect[int]:
+    kind = _HELD.channel == Channel.CHAT if chats else _HELD.channel != Channel.CHAT
+    return (
+        select(func.count())
+        .where(_HELD.operator_id == bindparam("operator_id"), _HELD.state.in_(sorted(HELD)), kind)
+        .scalar_subquery()
+    )
+
+
+# Everything an accept checks, in one round trip: the contact, the operator (outer-joined, so a
+# missing one is told apart from a missing contact) and what the operator already holds.
+_CHECK = (
+    select(
+        Contact.state,
+        Contact.channel,
+        Contact.operator_id,
+        Operator.presence,
+        Operator.max_chats,
+        _count_held(chats=True).label("chats"),
+        _count_held(chats=False).label("calls"),
+    )
+    .select_from(Contact)
+    .outerjoin(Operator, and_(Operator.id == bindparam("operator_id"), Operator.active))
+    .where(Contact.id == bindparam("contact_id"))
+)
+_HELD_BY_ONE = (
+    select(Contact.channel, Contact.state, func.count())
+    .where(Contact.operator_id == bindparam("operator_id"), Contact.state.in_(sorted(HELD)))
+    .group_by(Contact.channel, Contact.state)
+)
+
+# The conditional UPDATE whose row count decides a race: it moves the contact only from the state
+# the checks saw, and only if it is not offered or aimed at someone else.
+_TAKE = (
+    update(Contact)
+    .where(
+        Contact.id == bindparam("p_contact"),
+        Contact.state == bindparam("p_seen"),
+        Contact.offered_to_id.is_(None) | (Contact.offered_to_id == bindparam("p_operator")),
+        Contact.target_operator_id.is_(None)
+        | (Contact.target_operator_id == bindparam("p_operator")),
+    )
+    .values(
+        state=State.ACTIVE,
+        operator_id=bindparam("p_operator"),
+        offered_to_id=None,
+        offer_expires_at=None,
+        accepted_at=bindparam("p_now"),
+        version=Contact.version + 1,
+    )
+    .returning(Contact)
+    .execution_options(synchronize_session=False)
+)
+
+
+def _held_by_one(session: Session, operator_id: int) -> Load:
+    held = {"voice": 0, "chat": 0, "active": 0, "wrap_up": 0}
+    for channel, state, count in session.execute(_HELD_BY_ONE, {"operator_id": operator_id}):
+        held["chat" if channel == Channel.CHAT else "voice"] += count
+        held["wrap_up" if state == State.WRAP_UP else "active"] += count
+    return Load(**held)
+
+
 def claim(
     session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
 ) -> Contact:
-    """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins."""
-    now = now or utcnow()
-    operator = get_operator(session, operator_id)
-    contact = get_contact(session, contact_id)
-    if contact.state == State.ACTIVE and contact.operator_id == operator_id:
-        raise AlreadyAccepted("You have already accepted this contact.")
-    if operator.presence not in TAKING_CONTACTS:
-        raise OperatorUnavailable(
-            f"You are {operator.presence.replace('_', ' ')}; become available to take contacts."
-        )
-    if not has_room(operator, operator_load(session, operator_id), contact.channel):
-        raise AtCapacity("Finish or wrap up what you hold before taking another contact.")
-    if contact.state not in QUEUED:
-        raise ContactUnavailable(f"This contact is {contact.state} and can no longer be accepted.")
+    """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins.
 
-    result = session.execute(
-        update(Contact)
-        .where(
-            Contact.id == contact_id,
-            Contact.state.in_([State.WAITING, State.OFFERED]),
-            (Contact.offered_to_id.is_(None)) | (Contact.offered_to_id == operator_id),
-            (Contact.target_operator_id.is_(None)) | (Contact.target_operator_id == operator_id),
-        )
-        .values(
-            state=State.ACTIVE,
-            operator_id=operator_id,
-            offered_to_id=None,
-            offer_expires_at=None,
-            accepted_at=now,
-            version=Contact.version + 1,
-        )
-        .execution_options(synchronize_session=False)
+    An accept is a race that most contenders lose, so the checks read plain columns (no ORM
+    objects), losers stop after two small reads, and the winner gets its row from the UPDATE.
+    """
+    now = now or utcnow()
+    # Core, not ORM, execution: plain columns need none of the ORM's bookkeeping. Core does not
+    # autoflush, so what the caller changed in this session is written first.
+    session.flush()
+    seen = (
+        session.connection()
+        .execute(_CHECK, {"contact_id": contact_id, "operator_id": operator_id})
+        .one_or_none()
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if seen is None:
+        raise ContactNotFound(f"no contact {contact_id}")
+    if seen.state == State.ACTIVE and seen.operator_id == operator_id:
+        raise AlreadyAccepted("You have already accepted this contact.")
+    if seen.presence is None:
+        raise OperatorNotFound(f"no operator {operator_id}")
+    if seen.presence not in TAKING_CONTACTS:
+        raise OperatorUnavailable(
+            f"You are {seen.presence.replace('_', ' ')}; become available to take contacts."
+        )
+    if seen.state not in QUEUED:
+        raise ContactUnavailable(f"This contact is {seen.state} and can no longer be accepted.")
+    if not _room(seen.max_chats, Load(voice=seen.calls, chat=seen.chats), seen.channel):
+        raise AtCapacity("Finish or wrap up what you hold before taking another contact.")
+
+    contact = session.scalar(
+        _TAKE,
+        {"p_contact": contact_id, "p_seen": seen.state, "p_operator": operator_id, "p_now": now},
+        execution_options={"populate_existing": True},
+    )
+    if contact is None:
         raise ContactUnavailable("Another operator has this contact.")
-    previous = contact.state
-    session.refresh(contact)
-    record_transition(session, contact, previous, State.ACTIVE, now, operator_id=operator_id)
-    _end_pending_offer(session, contact_id, operator_id, OfferState.ACCEPTED, now)
+    if seen.presence == Presence.AVAILABLE:
+        become_busy(session, operator_id, now)
+    if seen.state == State.OFFERED:
+        _end_pending_offer(session, contact_id, operator_id, OfferState.ACCEPTED, now)
+    record_transition(session, contact, seen.state, State.ACTIVE, now, operator_id=operator_id)
     _publish_contact(session, contact)
-    _follow_load(session, operator, now)
     hooks.fire(session, "accepted", contact)
     return contact
 
@@ -356,16 +431,8 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
     if not _routing_lock(session):
         return []
     _mark_overflow(session, cfg, now)
-    waiting = list(
-        session.scalars(
-            select(Contact)
-            .where(Contact.state == State.WAITING)
-            .order_by(Contact.priority.desc(), Contact.enqueued_at, Contact.id)
-            .limit(500)
-        )
-    )
-    if not waiting:
-        return []
+    # Operators first, contacts second: with every operator busy (the usual state of a queue
+    # with people in it) a pass ends after two small reads instead of reading the whole queue.
     # Offers pending first, then presence and load: on PostgreSQL each statement sees the latest
     # commits, so an operator who accepted an offer meanwhile shows up with the contact held.
     pending = set(
@@ -382,6 +449,19 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
     if not free:
         return []
     held = loads(session, [op.id for op in free])
+    free = [op for op in free if any(has_room(op, held[op.id], ch) for ch in Channel)]
+    if not free:
+        return []
+    waiting = list(
+        session.scalars(
+            select(Contact)
+            .where(Contact.state == State.WAITING)
+            .order_by(Contact.priority.desc(), Contact.enqueued_at, Contact.id)
+            .limit(500)
+        )
+    )
+    if not waiting:
+        return []
     refused = _recent_refusals(
         session, [c.id for c in waiting], now - dt.timedelta(seconds=cfg.reoffer_cooldown)
     )

@@ -324,9 +324,9 @@ def _collect_presence(session: Session, _flush_context: Any) -> None:
 
 @sa_event.listens_for(Session, "before_commit")
 def _apply_pending(session: Session) -> None:
+    session.flush()  # presence changes still pending are collected as they flush
     if _FINAL_KEY not in session.info and _PRESENCE_KEY not in session.info:
         return
-    session.flush()
     final: list[int] = session.info.pop(_FINAL_KEY, [])
     changes: list[PresenceChange] = session.info.pop(_PRESENCE_KEY, [])
     apply(session, final, changes, current())

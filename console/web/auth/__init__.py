@@ -56,16 +56,20 @@ def login() -> ResponseReturnValue:
     status = 200
     if request.method == "POST":
         settings = current_app.config["HELPLINE_SETTINGS"]
-        session = database.session()
         try:
-            operator = operators.authenticate(
+            with database.database().transaction(write=False) as reader:
+                check = operators.check_password(
+                    reader, request.form.get("username", ""), request.form.get("password", "")
+                )
+            session = database.session()
+            operator = operators.record_login(
                 session,
-                request.form.get("username", ""),
-                request.form.get("password", ""),
+                check,
                 max_failures=settings.operators.failed_logins_before_lockout,
                 lockout=dt.timedelta(minutes=settings.operators.lockout_minutes),
             )
         except (AuthenticationFailed, AccountLocked) as exc:
+            session = database.session()
             session.commit()  # keep the failure count
             error, status = exc.message, exc.status
         else:
