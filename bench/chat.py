@@ -293,7 +293,8 @@ async def visitor_messages(
     deadline = time.perf_counter() + load.duration
     k = 0
     while True:
-        await asyncio.sleep(rng.expovariate(1 / load.interval))
+        gap = rng.expovariate(1 / load.interval)
+        await asyncio.sleep(min(gap, max(0.0, deadline - time.perf_counter())))
         if time.perf_counter() >= deadline:
             break
         k += 1
