@@ -365,9 +365,14 @@ def generate(database: Database, services: int, articles: int) -> None:
             f"indexed {indexed_articles} articles and {indexed_services} services "
             f"in {time.perf_counter() - started:.1f}s"
         )
-    # Planner statistics, as a database in use has them (autovacuum would gather them later).
-    with database.write_engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    # Planner statistics and, on PostgreSQL, the visibility map, as a directory in use has them
+    # (autovacuum gathers both soon after an import; the index-only scans rely on the map).
+    if database.is_sqlite:
+        with database.write_engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    else:
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
 
 
 # ---------------------------------------------------------------- timing

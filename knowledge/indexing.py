@@ -63,11 +63,20 @@ def _drop(session: Session, kind: str, record_ids: Sequence[str]) -> None:
     )
 
 
+def facet_token(facet: str, value: str) -> str:
+    """How a facet is named in the full-text row: "facet=value", on one line."""
+    return f"{facet}={' '.join(value.split())}"
+
+
 def _store(
     session: Session, entries: list[dict[str, Any]], facets: list[list[tuple[str, str]]]
 ) -> None:
     if not entries:
         return
+    for entry, entry_facets in zip(entries, facets, strict=True):
+        entry["facet_tokens"] = "\n".join(
+            sorted({facet_token(facet, value[:200]) for facet, value in entry_facets if value})
+        )
     # One executemany, then the ids read back: INSERT … RETURNING of many rows goes row by row
     # on SQLite, which made a full rebuild several times slower.
     session.execute(insert(SearchEntry), entries)

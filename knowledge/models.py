@@ -392,6 +392,8 @@ class SearchEntry(Base):
     index_title: Mapped[str] = mapped_column(Text)
     index_keywords: Mapped[str] = mapped_column(Text)
     index_body: Mapped[str] = mapped_column(Text)
+    # The entry's facets again, one "facet=value" per line, for the full-text row (kb0002).
+    facet_tokens: Mapped[str | None] = mapped_column(Text)
 
 
 class SearchFacet(Base):

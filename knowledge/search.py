@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
 from knowledge import hours, languages
+from knowledge.indexing import ANY, facet_token
 from knowledge.query import ParsedQuery, fts5, parse, tsquery
 from knowledge.text import fold, snippet
 
@@ -164,6 +165,30 @@ def _filters_sql(filters: dict[str, Any], rowid: str) -> str:
     return "".join(f" AND {clause}" for clause in clauses)
 
 
+# Filters that are facets of the entry, each with the values that let an entry pass.
+_FACETS = ("lang", "region", "term")
+
+
+def _facet_tsquery(filters: dict[str, Any]) -> str:
+    """The filters as a tsquery over facet tokens: ('lang=nl' | 'lang=*') & ('region=…' | …).
+
+    Tokens are quoted lexemes, taken verbatim; a quote or backslash in a value is escaped.
+    """
+    wanted = {
+        "lang": [filters.get("lang"), ANY],
+        "region": [filters.get("region"), ANY],
+        "term": [filters.get("term"), filters.get("term_folded")],
+    }
+    groups = []
+    for facet in _FACETS:
+        if facet not in filters:
+            continue
+        values = dict.fromkeys(str(v) for v in wanted[facet] if v)
+        lexemes = [facet_token(facet, v).replace("\\", "\\\\").replace("'", "''") for v in values]
+        groups.append("(" + " | ".join(f"'{lexeme}'" for lexeme in lexemes) + ")")
+    return " & ".join(groups)
+
+
 _OUTER = (
     "SELECT e.id, e.kind, e.record_id, e.title, e.body, e.card, e.language, h.score "
     "FROM ({inner}) AS h JOIN kb_search_entries AS e ON e.id = h.rid "
@@ -187,11 +212,27 @@ def _statement(
             params["web"] = web
         # A materialised CTE hides the query's value from the planner: seeing it, PostgreSQL
         # misjudges prefix matches and scans kb_fts sequentially instead of using the GIN index.
+        # The facet filters go to the GIN index beside the words (see migration kb0002), so only
+        # matches that pass them are read and ranked.
+        facets = _facet_tsquery(filters)
+        facet_sql = ""
+        if facets:
+            params["facets"] = facets
+            parts_facets = ", CAST(:facets AS tsquery) AS facets"
+            facet_sql = " AND x.facets @@ q.facets"
+        else:
+            parts_facets = ""
+        rest = {k: v for k, v in filters.items() if k not in _FACETS and k != "age"}
+        if "age" in filters:
+            facet_sql += (
+                " AND (x.min_age IS NULL OR x.min_age <= :age)"
+                " AND (x.max_age IS NULL OR x.max_age >= :age)"
+            )
         inner = (
-            f"WITH q AS MATERIALIZED (SELECT {' && '.join(parts)} AS query) "  # noqa: S608
+            f"WITH q AS MATERIALIZED (SELECT {' && '.join(parts)} AS query{parts_facets}) "  # noqa: S608
             "SELECT x.entry_id AS rid, ts_rank(x.document, q.query, 1) AS score "
             "FROM q JOIN kb_fts AS x ON x.document @@ q.query "
-            f"WHERE true{_filters_sql(filters, 'x.entry_id')} "
+            f"WHERE true{facet_sql}{_filters_sql(rest, 'x.entry_id')} "
             "ORDER BY score DESC LIMIT :limit OFFSET :offset"
         )
     else:

@@ -181,3 +181,26 @@ def test_limit_is_respected_and_bounded(demo_session: Session) -> None:
     assert len(search(demo_session, "victim", now=NOW, limit=2)) == 2
     assert len(search(demo_session, "victim", now=NOW, limit=10_000)) <= 100
     assert len(search(demo_session, "victim", now=NOW, limit=0)) == 1
+
+
+HOSTILE_FILTERS = ["it's", "a\\b", "x' | 'lang=*", "')) OR ((", "&|!", "Riverton\nlang=*"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_FILTERS, ids=[repr(v)[:20] for v in HOSTILE_FILTERS])
+def test_hostile_filter_values_are_just_unknown_values(demo_session: Session, value: str) -> None:
+    """A region or taxonomy value is a filter value, never query syntax: on PostgreSQL it becomes
+    one quoted facet lexeme, so "x' | 'lang=*" cannot widen the filter. Each behaves exactly as an
+    area or term that nothing names."""
+    unknown_region = search(demo_session, "support", region="nowhere at all", now=NOW)
+    assert [r.id for r in search(demo_session, "support", region=value, now=NOW)] == [
+        r.id for r in unknown_region
+    ]
+    unknown_term = search(demo_session, "support", taxonomy_term="no such term", now=NOW)
+    assert [r.id for r in search(demo_session, "support", taxonomy_term=value, now=NOW)] == [
+        r.id for r in unknown_term
+    ]
+    # The filter did filter: an unknown area leaves fewer services than no area at all.
+    everywhere = search(demo_session, "support", now=NOW, limit=100)
+    assert len([r for r in unknown_region if r.kind == "service"]) < len(
+        [r for r in everywhere if r.kind == "service"]
+    )
