@@ -101,8 +101,8 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     if ":memory:" not in url and "mode=memory" not in url:
         # A server runs many threads; a connection opened past the pool's size would be closed on
         # return and reopened, pragmas and all, at every request.
-        kwargs.setdefault("pool_size", 32)
-        kwargs.setdefault("max_overflow", 32)
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 30)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10}, **kwargs)
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
