@@ -64,8 +64,13 @@ def _drop(session: Session, kind: str, record_ids: Sequence[str]) -> None:
 
 
 def facet_token(facet: str, value: str) -> str:
-    """How a facet is named in the full-text row: "facet=value", on one line."""
-    return f"{facet}={' '.join(value.split())}"
+    """How a facet is named in the full-text row: its name, "x", the value's UTF-8 in hex.
+
+    One word of letters and digits, so both engines keep it whole and exact (FTS5's tokenizer
+    would split "lang=nl"); a hex value never spells a facet's name, and nothing an operator types
+    can reach the column that holds these.
+    """
+    return f"{facet}x{' '.join(value.split()).encode().hex()}"
 
 
 def _store(
@@ -74,7 +79,7 @@ def _store(
     if not entries:
         return
     for entry, entry_facets in zip(entries, facets, strict=True):
-        entry["facet_tokens"] = "\n".join(
+        entry["facet_tokens"] = " ".join(
             sorted({facet_token(facet, value[:200]) for facet, value in entry_facets if value})
         )
     # One executemany, then the ids read back: INSERT … RETURNING of many rows goes row by row

@@ -143,50 +143,55 @@ def _open_state(row: Any, now: dt.datetime, zone: str | None) -> bool | None:
     return hours.is_open(schedules, now, zone=zone) if schedules else None
 
 
-def _filters_sql(filters: dict[str, Any], rowid: str) -> str:
-    """Filter clauses on the full-text row id, so ranking sorts ids only, not whole entries."""
-    clauses = []
-    facet = (
-        f"EXISTS (SELECT 1 FROM kb_search_facets AS f WHERE f.entry_id = {rowid} "  # noqa: S608
-        "AND f.facet = '{name}' AND f.value IN ({values}))"
+def _age_sql(filters: dict[str, Any], rowid: str) -> str:
+    """SQLite's age filter, on the entry's row (PostgreSQL reads a copy in the full-text row)."""
+    if "age" not in filters:
+        return ""
+    return (
+        f" AND EXISTS (SELECT 1 FROM kb_search_entries AS a WHERE a.id = {rowid} "  # noqa: S608
+        "AND (a.min_age IS NULL OR a.min_age <= :age) "
+        "AND (a.max_age IS NULL OR a.max_age >= :age))"
     )
-    if "lang" in filters:
-        clauses.append(facet.format(name="lang", values=":lang, '*'"))
-    if "region" in filters:
-        clauses.append(facet.format(name="region", values=":region, '*'"))
-    if "term" in filters:
-        clauses.append(facet.format(name="term", values=":term, :term_folded"))
-    if "age" in filters:
-        clauses.append(
-            f"EXISTS (SELECT 1 FROM kb_search_entries AS a WHERE a.id = {rowid} "  # noqa: S608
-            "AND (a.min_age IS NULL OR a.min_age <= :age) "
-            "AND (a.max_age IS NULL OR a.max_age >= :age))"
-        )
-    return "".join(f" AND {clause}" for clause in clauses)
 
 
 # Filters that are facets of the entry, each with the values that let an entry pass.
 _FACETS = ("lang", "region", "term")
 
 
-def _facet_tsquery(filters: dict[str, Any]) -> str:
-    """The filters as a tsquery over facet tokens: ('lang=nl' | 'lang=*') & ('region=…' | …).
-
-    Tokens are quoted lexemes, taken verbatim; a quote or backslash in a value is escaped.
-    """
+def _facet_groups(filters: dict[str, Any]) -> list[list[str]]:
+    """The facet filters as groups of tokens: an entry passes with one token of every group."""
     wanted = {
         "lang": [filters.get("lang"), ANY],
         "region": [filters.get("region"), ANY],
         "term": [filters.get("term"), filters.get("term_folded")],
     }
-    groups = []
-    for facet in _FACETS:
-        if facet not in filters:
-            continue
-        values = dict.fromkeys(str(v) for v in wanted[facet] if v)
-        lexemes = [facet_token(facet, v).replace("\\", "\\\\").replace("'", "''") for v in values]
-        groups.append("(" + " | ".join(f"'{lexeme}'" for lexeme in lexemes) + ")")
-    return " & ".join(groups)
+    return [
+        [facet_token(facet, v) for v in dict.fromkeys(str(v) for v in wanted[facet] if v)]
+        for facet in _FACETS
+        if facet in filters
+    ]
+
+
+def _facet_tsquery(filters: dict[str, Any]) -> str:
+    """('langx6e6c' | 'langx2a') & (…): tokens are letters and digits, so quoting is plain."""
+    return " & ".join(
+        "(" + " | ".join(f"'{token}'" for token in group) + ")" for group in _facet_groups(filters)
+    )
+
+
+def _facet_fts5(filters: dict[str, Any]) -> str:
+    """{facet_tokens} : (("langx6e6c" OR "langx2a") AND (…)), for FTS5."""
+    groups = _facet_groups(filters)
+    if not groups:
+        return ""
+    expression = " AND ".join(
+        "(" + " OR ".join(f'"{token}"' for token in group) + ")" for group in groups
+    )
+    return f" AND {{facet_tokens}} : ({expression})"
+
+
+# The columns the operator's words are matched against; facet tokens live in a column of their own.
+_TEXT_COLUMNS = "{index_title index_keywords index_body}"
 
 
 _OUTER = (
@@ -222,7 +227,6 @@ def _statement(
             facet_sql = " AND x.facets @@ q.facets"
         else:
             parts_facets = ""
-        rest = {k: v for k, v in filters.items() if k not in _FACETS and k != "age"}
         if "age" in filters:
             facet_sql += (
                 " AND (x.min_age IS NULL OR x.min_age <= :age)"
@@ -232,14 +236,17 @@ def _statement(
             f"WITH q AS MATERIALIZED (SELECT {' && '.join(parts)} AS query{parts_facets}) "  # noqa: S608
             "SELECT x.entry_id AS rid, ts_rank(x.document, q.query, 1) AS score "
             "FROM q JOIN kb_fts AS x ON x.document @@ q.query "
-            f"WHERE true{facet_sql}{_filters_sql(rest, 'x.entry_id')} "
+            f"WHERE true{facet_sql} "
             "ORDER BY score DESC LIMIT :limit OFFSET :offset"
         )
     else:
-        params["match"] = fts5(parsed, any_term=any_term)
+        # The facet filters join the words in one MATCH (see migration kb0002): FTS5 intersects
+        # their doclists, so only matches that pass them are ranked.
+        words = fts5(parsed, any_term=any_term)
+        params["match"] = f"{_TEXT_COLUMNS} : ({words}){_facet_fts5(filters)}"
         inner = (
             "SELECT x.rowid AS rid, -x.rank AS score FROM kb_fts AS x "  # noqa: S608
-            f"WHERE kb_fts MATCH :match{_filters_sql(filters, 'x.rowid')} "
+            f"WHERE kb_fts MATCH :match{_age_sql(filters, 'x.rowid')} "
             "ORDER BY x.rank LIMIT :limit OFFSET :offset"
         )
     return text(_OUTER.format(inner=inner)).columns(**_COLUMNS), params
