@@ -12,7 +12,7 @@ import random
 import secrets
 import threading
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,10 +104,13 @@ class ContactStream:
         database: Database,
         rng: random.Random | None = None,
         sleep: Callable[[float], bool] | None = None,
+        channels: tuple[str, ...] = ("voice", "voice", "chat"),
     ) -> None:
         self.settings = settings
         self.database = database
         self.rng = rng or random.Random()
+        # Drawn from at random; a channel with a simulated feed of its own is left out.
+        self.channels = channels
         self.taxonomy: outcomes.OutcomeTaxonomy | None = None
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
@@ -122,6 +125,8 @@ class ContactStream:
             if len(waiting) < self.max_waiting:
                 self._arrive(session)
             for contact in waiting:
+                if contact.channel not in self.channels:
+                    continue  # a feed's own contacts leave as its callers do
                 waited = (utcnow() - contact.enqueued_at).total_seconds()
                 if waited > 45 and self.rng.random() < 0.05:
                     with contextlib.suppress(DomainError):
@@ -132,7 +137,7 @@ class ContactStream:
         codes = list(self.settings.language_codes)
         weights = [5 if i == 0 else 3 if i == 1 else 1 for i in range(len(codes))]
         language = self.rng.choices(codes, weights)[0]
-        channel = self.rng.choice(["voice", "voice", "chat"])
+        channel = self.rng.choice(self.channels)
         topic = self.rng.choice([*self.settings.topic_codes, None])
         return queue.enqueue(
             session, channel=channel, language=language, topic=topic, cfg=self.settings.queue
@@ -213,10 +218,33 @@ class ContactStream:
                 break
 
 
+# A channel's simulated contacts for the demo: started with the app, returns what it started.
+DemoFeed = Callable[[Any], Any]
+_FEEDS = "helpline.demo_feeds"
+
+
+def register_feed(app: Any, channel: str, start: DemoFeed) -> None:
+    """Channels offer a simulated stream of their own (telephony: signed calls through a simulated
+    Twilio), which the demo runs instead of bare queue entries for that channel."""
+    app.extensions.setdefault(_FEEDS, {})[channel] = start
+
+
+def start_feeds(app: Any) -> dict[str, Any]:
+    feeds: dict[str, DemoFeed] = app.extensions.get(_FEEDS, {})
+    started = {channel: start(app) for channel, start in feeds.items()}
+    app.extensions["helpline.demo_feeds_started"] = started
+    return started
+
+
+def stream_channels(fed: Collection[str]) -> tuple[str, ...]:
+    """The demo stream's channels: calls (twice as often) and chats, less those a feed brings."""
+    return tuple(c for c in ("voice", "voice", "chat") if c not in fed) or ("chat",)
+
+
 def start_stream(app: Any, settings: Settings, database: Database) -> ContactStream:
     from console.extensions import socketio
 
-    stream = ContactStream(settings, database)
+    stream = ContactStream(settings, database, channels=stream_channels(start_feeds(app)))
     stream.taxonomy = app.config.get("HELPLINE_OUTCOMES")
     app.extensions["helpline.demo_stream"] = stream
     socketio.start_background_task(stream.run)

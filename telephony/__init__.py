@@ -33,6 +33,9 @@ def init_app(app: Any, settings: Any, database: Any) -> None:
         )
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(console_bp)
+    from console import demo
+
+    demo.register_feed(app, "voice", _demo_calls)
     hooks.register()
     events.register()
     register_panel(
@@ -44,3 +47,10 @@ def init_app(app: Any, settings: Any, database: Any) -> None:
             script="dist/voice-panel.js",
         ),
     )
+
+
+def _demo_calls(app: Any) -> Any:
+    """The demo's callers: signed webhooks from a simulated Twilio, one call every 20 s or so."""
+    from telephony.simulator import start_demo_calls
+
+    return start_demo_calls(app, interval=20.0)

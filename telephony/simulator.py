@@ -941,10 +941,13 @@ class DemoCalls:
             log.warning("a simulated demo call failed", exc_info=True)
 
     def _run(self) -> None:
-        while not self.stopping.wait(self._rng.uniform(self.interval * 0.5, self.interval * 1.5)):
+        # The first caller rings at once: someone opening the demo should not wait for the phone.
+        while True:
             thread = threading.Thread(target=self._one, daemon=True, name="demo-call")
             self.calls = [t for t in self.calls if t.is_alive()] + [thread]
             thread.start()
+            if self.stopping.wait(self._rng.uniform(self.interval * 0.5, self.interval * 1.5)):
+                break
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()

@@ -184,3 +184,30 @@ def test_the_demo_stream_of_calls_reaches_the_queue_and_can_be_answered(
         )
     assert live == 0  # stopping the demo hangs every simulated caller up
     assert all(not t.is_alive() for t in demo.calls)
+
+
+def test_the_demo_takes_its_calls_from_the_simulated_twilio(
+    voice_app: Flask, database: Database, jobs: Any
+) -> None:
+    """`helpline demo` starts the channels' feeds: telephony's rings at once, through signed
+    webhooks, and the demo's own stream then brings chats only."""
+    from console import demo as console_demo
+
+    started = console_demo.start_feeds(voice_app)
+    try:
+        assert set(started) == {"voice"}
+        call = wait_until(
+            lambda: next((c for c in _contacts(database) if c.channel == "voice"), None),
+            timeout=10,
+            what="the demo's first call in the queue",
+        )
+        assert call.channel_ref  # a call behind it, not a bare queue entry
+    finally:
+        started["voice"].stop(timeout=15)
+    stream = console_demo.ContactStream(
+        voice_app.config["HELPLINE_SETTINGS"],
+        database,
+        channels=console_demo.stream_channels(started),
+    )
+    with database.transaction() as session:
+        assert stream._arrive(session).channel == "chat"
