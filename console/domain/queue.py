@@ -10,6 +10,7 @@ import datetime as dt
 import enum
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ForeignKey, ScalarSelect, and_, bindparam, func, select, update
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
@@ -226,6 +227,8 @@ _CHECK = (
         Contact.state,
         Contact.channel,
         Contact.operator_id,
+        Contact.offered_to_id,
+        Contact.target_operator_id,
         Operator.presence,
         Operator.max_chats,
         _count_held(chats=True).label("chats"),
@@ -273,18 +276,8 @@ def _held_by_one(session: Session, operator_id: int) -> Load:
     return Load(**held)
 
 
-def claim(
-    session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
-) -> Contact:
-    """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins.
-
-    An accept is a race that most contenders lose, so the checks read plain columns (no ORM
-    objects), losers stop after two small reads, and the winner gets its row from the UPDATE.
-    """
-    now = now or utcnow()
-    # Core, not ORM, execution: plain columns need none of the ORM's bookkeeping. Core does not
-    # autoflush, so what the caller changed in this session is written first.
-    session.flush()
+def _check_claim(session: Session, contact_id: int, operator_id: int) -> Any:
+    """The checks of an accept, in the order an operator would want to hear them."""
     seen = (
         session.connection()
         .execute(_CHECK, {"contact_id": contact_id, "operator_id": operator_id})
@@ -302,15 +295,45 @@ def claim(
         )
     if seen.state not in QUEUED:
         raise ContactUnavailable(f"This contact is {seen.state} and can no longer be accepted.")
+    if seen.offered_to_id not in (None, operator_id):
+        raise ContactUnavailable("This contact is offered to a colleague right now.")
+    if seen.target_operator_id not in (None, operator_id):
+        raise ContactUnavailable("This contact is waiting for the colleague it was passed to.")
     if not _room(seen.max_chats, Load(voice=seen.calls, chat=seen.chats), seen.channel):
         raise AtCapacity("Finish or wrap up what you hold before taking another contact.")
+    return seen
 
-    contact = session.scalar(
-        _TAKE,
-        {"p_contact": contact_id, "p_seen": seen.state, "p_operator": operator_id, "p_now": now},
-        execution_options={"populate_existing": True},
-    )
-    if contact is None:
+
+def claim(
+    session: Session, contact_id: int, operator_id: int, now: dt.datetime | None = None
+) -> Contact:
+    """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins.
+
+    An accept is a race that most contenders lose, so the checks read plain columns (no ORM
+    objects), losers stop after two small reads, and the winner gets its row from the UPDATE.
+    """
+    now = now or utcnow()
+    # Core, not ORM, execution: plain columns need none of the ORM's bookkeeping. Core does not
+    # autoflush, so what the caller changed in this session is written first.
+    session.flush()
+    for _attempt in range(3):
+        seen = _check_claim(session, contact_id, operator_id)
+        contact = session.scalar(
+            _TAKE,
+            {
+                "p_contact": contact_id,
+                "p_seen": seen.state,
+                "p_operator": operator_id,
+                "p_now": now,
+            },
+            execution_options={"populate_existing": True},
+        )
+        if contact is not None:
+            break
+        # On PostgreSQL each statement reads the latest commits: between the read and the UPDATE
+        # the contact may have moved within the queue (offered to this operator, or back to
+        # waiting), and is read again. One another operator took fails the checks next time.
+    else:
         raise ContactUnavailable("Another operator has this contact.")
     if seen.presence == Presence.AVAILABLE:
         become_busy(session, operator_id, now)

@@ -283,3 +283,49 @@ def test_utc_columns_refuse_naive_datetimes(database: Database, cfg: QueueSettin
     with pytest.raises(Exception, match="naive"), database.transaction() as s:
         queue.enqueue(s, channel="voice", language="nl", cfg=cfg, now=dt.datetime(2026, 1, 1))
     assert utcnow().tzinfo is dt.UTC
+
+
+def test_a_claim_survives_the_contact_being_offered_to_the_claimer_meanwhile(
+    database: Database, cfg: QueueSettings
+) -> None:
+    """PostgreSQL reads each statement's latest commits: a routing pass may offer the contact to
+    this very operator between the accept's read and its UPDATE. The accept still wins, and the
+    log says it was accepted from the offer."""
+    if database.is_sqlite:
+        pytest.skip("SQLite's write lock admits no commit between the two statements")
+    from sqlalchemy import event, select, text
+
+    ana = make_operator(database, "ana", languages=["nl"])
+    contact_id = _enqueue(database, cfg)
+    moved = []
+
+    def offer_meanwhile(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if moved or not statement.lstrip().upper().startswith("UPDATE CONTACTS"):
+            return
+        moved.append(True)
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
+            other.execute(
+                text(
+                    "UPDATE contacts SET state = 'offered', offered_to_id = :op, version = "
+                    "version + 1 WHERE id = :id"
+                ),
+                {"op": ana, "id": contact_id},
+            )
+
+    event.listen(database.write_engine, "before_cursor_execute", offer_meanwhile)
+    try:
+        with database.transaction() as session:
+            queue.claim(session, contact_id, ana, now=at(5))
+    finally:
+        event.remove(database.write_engine, "before_cursor_execute", offer_meanwhile)
+    assert moved
+    contact = _state(database, contact_id)
+    assert (contact.state, contact.operator_id) == (State.ACTIVE, ana)
+    with database.transaction(write=False) as session:
+        last = session.scalars(
+            select(ContactTransition)
+            .where(ContactTransition.contact_id == contact_id)
+            .order_by(ContactTransition.id.desc())
+        ).first()
+    assert last is not None
+    assert (last.from_state, last.to_state) == ("offered", "active")
