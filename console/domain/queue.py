@@ -237,6 +237,10 @@ _CHECK = (
     .select_from(Contact)
     .outerjoin(Operator, and_(Operator.id == bindparam("operator_id"), Operator.active))
     .where(Contact.id == bindparam("contact_id"))
+    # PostgreSQL: the contact's row is locked from the check on, so contenders queue here and
+    # read the winner's result; nothing moves it between the check and the UPDATE. (SQLite's
+    # write lock, taken at BEGIN, already does both.)
+    .with_for_update(of=Contact)
 )
 _HELD_BY_ONE = (
     select(Contact.channel, Contact.state, func.count())
@@ -330,9 +334,8 @@ def claim(
         )
         if contact is not None:
             break
-        # On PostgreSQL each statement reads the latest commits: between the read and the UPDATE
-        # the contact may have moved within the queue (offered to this operator, or back to
-        # waiting), and is read again. One another operator took fails the checks next time.
+        # Not expected under the row lock above; a moved contact is simply read again, and one
+        # another operator took fails the checks next time.
     else:
         raise ContactUnavailable("Another operator has this contact.")
     if seen.presence == Presence.AVAILABLE:

@@ -285,32 +285,45 @@ def test_utc_columns_refuse_naive_datetimes(database: Database, cfg: QueueSettin
     assert utcnow().tzinfo is dt.UTC
 
 
-def test_a_claim_survives_the_contact_being_offered_to_the_claimer_meanwhile(
+def test_an_offer_racing_an_accept_waits_for_it_and_finds_the_contact_taken(
     database: Database, cfg: QueueSettings
 ) -> None:
-    """PostgreSQL reads each statement's latest commits: a routing pass may offer the contact to
-    this very operator between the accept's read and its UPDATE. The accept still wins, and the
-    log says it was accepted from the offer."""
+    """PostgreSQL reads each statement's latest commits, so an accept locks the contact's row from
+    its first read: a routing pass that offers the contact meanwhile waits, then changes nothing,
+    and the accept's log says it was taken from waiting."""
     if database.is_sqlite:
-        pytest.skip("SQLite's write lock admits no commit between the two statements")
+        pytest.skip("SQLite's write lock, taken at BEGIN, admits no other writer meanwhile")
+    import threading
+    import time
+
     from sqlalchemy import event, select, text
 
     ana = make_operator(database, "ana", languages=["nl"])
     contact_id = _enqueue(database, cfg)
-    moved = []
+    offered: list[int] = []
 
-    def offer_meanwhile(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
-        if moved or not statement.lstrip().upper().startswith("UPDATE CONTACTS"):
-            return
-        moved.append(True)
+    def offer() -> None:
         with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
-            other.execute(
+            other.execute(text("SET lock_timeout = '10s'"))
+            result = other.execute(
                 text(
-                    "UPDATE contacts SET state = 'offered', offered_to_id = :op, version = "
-                    "version + 1 WHERE id = :id"
+                    "UPDATE contacts SET state = 'offered', offered_to_id = :op "
+                    "WHERE id = :id AND state = 'waiting'"
                 ),
                 {"op": ana, "id": contact_id},
             )
+            offered.append(result.rowcount)
+
+    racer = threading.Thread(target=offer)
+
+    def offer_meanwhile(conn, cursor, statement, *_args):  # type: ignore[no-untyped-def]
+        if (
+            not racer.is_alive()
+            and not offered
+            and statement.lstrip().startswith("UPDATE contacts")
+        ):
+            racer.start()
+            time.sleep(0.3)  # the offer reaches the row lock and waits there
 
     event.listen(database.write_engine, "before_cursor_execute", offer_meanwhile)
     try:
@@ -318,9 +331,10 @@ def test_a_claim_survives_the_contact_being_offered_to_the_claimer_meanwhile(
             queue.claim(session, contact_id, ana, now=at(5))
     finally:
         event.remove(database.write_engine, "before_cursor_execute", offer_meanwhile)
-    assert moved
+    racer.join(timeout=15)
+    assert offered == [0]
     contact = _state(database, contact_id)
-    assert (contact.state, contact.operator_id) == (State.ACTIVE, ana)
+    assert (contact.state, contact.operator_id, contact.offered_to_id) == (State.ACTIVE, ana, None)
     with database.transaction(write=False) as session:
         last = session.scalars(
             select(ContactTransition)
@@ -328,4 +342,4 @@ def test_a_claim_survives_the_contact_being_offered_to_the_claimer_meanwhile(
             .order_by(ContactTransition.id.desc())
         ).first()
     assert last is not None
-    assert (last.from_state, last.to_state) == ("offered", "active")
+    assert (last.from_state, last.to_state) == ("waiting", "active")
