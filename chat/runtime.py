@@ -41,7 +41,7 @@ def build(settings: Settings, database: Database, chat: ChatSettings | None = No
         database=database,
         limiter=make_limiter(settings.redis_url),
         pseudonyms=Pseudonyms(database, chat.rotation_seconds),
-        hours=load_hours(settings.config_dir / "hours.toml", settings.timezone),
+        hours=load_hours(settings.hours_path, settings.timezone),
     )
 
 

@@ -97,6 +97,14 @@ class Settings:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
+    def hours_path(self) -> Path:
+        """The opening hours: the helpline's own, or the demo's around-the-clock ones."""
+        demo = self.config_dir / "demo" / "hours.toml"
+        if self.mode == "demo" and demo.exists():
+            return demo
+        return self.config_dir / "hours.toml"
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

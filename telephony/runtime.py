@@ -90,7 +90,7 @@ def build(settings: Settings, database: Database, jobs: Jobs | None = None) -> R
     return Runtime(
         settings=settings,
         tset=tset,
-        hours=load_hours(settings.config_dir / "hours.toml", settings.timezone),
+        hours=load_hours(settings.hours_path, settings.timezone),
         database=database,
         rest=TwilioRest(tset),
         jobs=jobs,

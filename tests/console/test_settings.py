@@ -64,3 +64,21 @@ def test_the_cli_fails_with_one_line_naming_the_setting(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "HELPLINE_SECRET_KEY" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_is_open_around_the_clock_and_the_helpline_keeps_its_hours(
+    tmp_path: Path,
+) -> None:
+    import datetime as dt
+
+    from console.domain.hours import load_hours
+
+    demo = load_settings(mode="demo", env={}, instance_dir=tmp_path)
+    real = load_settings(mode="test", env={}, instance_dir=tmp_path)
+    assert demo.hours_path.parent.name == "demo"
+    assert real.hours_path == real.config_dir / "hours.toml"
+    sunday_night = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.UTC)
+    christmas = dt.datetime(2026, 12, 25, 11, 0, tzinfo=dt.UTC)
+    for moment in (sunday_night, christmas):
+        assert load_hours(demo.hours_path, demo.timezone).is_open(moment)
+        assert not load_hours(real.hours_path, real.timezone).is_open(moment)
