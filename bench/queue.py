@@ -301,7 +301,8 @@ def domain_attempts(url: str, profiles: list[cProfile.Profile] | None) -> Attemp
     from console.domain import queue
     from console.domain.errors import DomainError
 
-    database = Database(url)
+    # As the embedded server runs it: the one process writing to its SQLite file.
+    database = Database(url, sole_writer=True)
 
     @contextlib.contextmanager
     def make() -> Iterator[Attempt]:

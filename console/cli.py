@@ -36,7 +36,11 @@ class Context:
     @property
     def database(self) -> Database:
         if self._database is None:
-            self._database = Database(self.settings.database_url)
+            # Embedded mode (no Redis) is one server process: its SQLite writers may take turns
+            # among themselves (console.db). With Redis, several processes share the database.
+            self._database = Database(
+                self.settings.database_url, sole_writer=self.settings.redis_url is None
+            )
         return self._database
 
     def sessionmaker(self) -> Any:

@@ -86,7 +86,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, immediate: bool = False, sole_writer: bool = False, **kwargs: Any
+) -> Engine:
     """An engine; on SQLite `immediate=True` makes every transaction BEGIN IMMEDIATE.
 
     pysqlite defers BEGIN, so two transactions that read and then write can both hold a read lock
@@ -111,7 +113,7 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
         _sqlite_pragmas(dbapi_connection, _record)
         dbapi_connection.isolation_level = None
 
-    if not immediate:
+    if not (immediate and sole_writer):
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
@@ -119,10 +121,12 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
 
         return engine
 
-    # Writers of one process queue on a Python lock before BEGIN IMMEDIATE. SQLite's own busy
-    # handler sleeps in steps of 1 to 100 ms, so a writer waiting behind a few short transactions
-    # would sleep far longer than they took; the lock wakes it the moment the last one ends.
-    # Writers in other processes still meet at SQLite's lock, under busy_timeout.
+    # The sole writing process (embedded mode) queues its writers on a Python lock before BEGIN
+    # IMMEDIATE. SQLite's own busy handler sleeps in steps of 1 to 100 ms, so a writer waiting
+    # behind a few short transactions would sleep far longer than they took; the lock wakes it the
+    # moment the last one ends. Not with several processes: the lock hands the database from one
+    # of this process's writers to the next before a sleeping writer elsewhere wakes, and could
+    # starve the other processes.
     lock = _writer_lock(url)
 
     @event.listens_for(engine, "begin")
@@ -170,11 +174,14 @@ class Database:
     stay concurrent; on PostgreSQL both share one pool.
     """
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, sole_writer: bool = False, **kwargs: Any) -> None:
+        """`sole_writer`: on SQLite, this process is the only one writing (embedded mode)."""
         self.url = url
         self.engine = make_engine(url, **kwargs)
         self.write_engine = (
-            make_engine(url, immediate=True, **kwargs) if self.is_sqlite else self.engine
+            make_engine(url, immediate=True, sole_writer=sole_writer, **kwargs)
+            if self.is_sqlite
+            else self.engine
         )
         self.read = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.write = sessionmaker(bind=self.write_engine, expire_on_commit=False)

@@ -9,6 +9,7 @@ import multiprocessing
 import random
 import threading
 from collections import Counter
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -24,10 +25,22 @@ CONTACTS = 60
 
 
 def _race(
-    url: str, operator_ids: list[int], contact_ids: list[int], seed: int
+    url: str,
+    operator_ids: list[int],
+    contact_ids: list[int],
+    seed: int,
+    ready: Any = None,
 ) -> list[tuple[int, int]]:
-    """Each operator tries every contact, in its own order; returns the (contact, operator) wins."""
+    """Each operator tries every contact, in its own order; returns the (contact, operator) wins.
+
+    `ready`, a barrier shared with another process, holds the start until both are connected:
+    a claim takes about a millisecond, so one process could otherwise take every contact while
+    the other is still starting up."""
     database = Database(url)
+    if ready is not None:
+        with database.transaction(write=False) as session:
+            session.execute(select(Contact.id).limit(1))
+        ready.wait(timeout=60)
     wins: list[tuple[int, int]] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(operator_ids))
@@ -60,16 +73,19 @@ def _process_race(
     contact_ids: list[int],
     seed: int,
     out: multiprocessing.Queue,  # type: ignore[type-arg]
+    ready: Any,
 ) -> None:
-    out.put(_race(url, operator_ids, contact_ids, seed))
+    out.put(_race(url, operator_ids, contact_ids, seed, ready))
 
 
-def _setup(database: Database, settings: Settings, operators: int) -> tuple[list[int], list[int]]:
-    ops = [make_operator(database, f"op{i}", max_chats=CONTACTS) for i in range(operators)]
+def _setup(
+    database: Database, settings: Settings, operators: int, count: int = CONTACTS
+) -> tuple[list[int], list[int]]:
+    ops = [make_operator(database, f"op{i}", max_chats=count) for i in range(operators)]
     with database.transaction() as s:
         contacts = [
             queue.enqueue(s, channel="chat", language="nl", cfg=settings.queue).id
-            for _ in range(CONTACTS)
+            for _ in range(count)
         ]
     return ops, contacts
 
@@ -103,12 +119,14 @@ def test_threads_claim_each_contact_exactly_once(database: Database, settings: S
 def test_two_processes_claim_each_contact_exactly_once(
     database: Database, settings: Settings
 ) -> None:
-    ops, contacts = _setup(database, settings, operators=8)
+    # Enough contacts that the race outlasts a process's start: a claim takes a millisecond or two.
+    ops, contacts = _setup(database, settings, operators=8, count=4 * CONTACTS)
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     halves = [ops[:4], ops[4:]]
+    ready = ctx.Barrier(len(halves))
     procs = [
-        ctx.Process(target=_process_race, args=(database.url, half, contacts, i, out))
+        ctx.Process(target=_process_race, args=(database.url, half, contacts, i, out, ready))
         for i, half in enumerate(halves)
     ]
     for p in procs:
