@@ -127,6 +127,11 @@ def _post(client: FlaskClient, url: str, token: str, body: dict[str, object]):  
     return client.post(url, json=body, headers={"X-CSRFToken": token})
 
 
+def _shows_the_number(body: str) -> bool:
+    """The planted number in any spelling; a bare "470" also turns up in timestamps."""
+    return any(spelling in body for spelling in ("470 00 00 01", "470000001", "470 000 001"))
+
+
 @pytest.mark.parametrize(
     ("username", "read_status", "audit_status", "export_status"),
     [
@@ -158,10 +163,11 @@ def test_matrix_over_http(
         assert read.get_json() == {"value": "+32 470 00 00 01"}
     else:
         assert read.get_json()["message"]
-        assert "470" not in read.get_data(as_text=True)
+        assert not _shows_the_number(read.get_data(as_text=True))
     listed = client.get(f"/api/contacts/{world['contact_id']}/consents")
     assert listed.status_code == read_status
-    assert "470" not in listed.get_data(as_text=True)  # the list names fields, never values
+    # The list names fields, never values.
+    assert not _shows_the_number(listed.get_data(as_text=True))
     assert client.get("/records/audit").status_code == audit_status
     assert client.get("/api/records/audit").status_code == audit_status
     export = client.post(
