@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import math
 import os
@@ -52,6 +51,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench import no_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-0123"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -340,13 +341,7 @@ async def measure(
     clock: Clock, senders: list[Callable[[str, str], Any]], load: Load, result: Result
 ) -> None:
     rng = random.Random(load.seed)
-    # Hundreds of clients live in this one process: a full collection of their objects would stall
-    # every message in flight and be measured as the server's latency. The load generator is not
-    # under test, so it does not collect while it measures.
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
+    with no_collection():  # hundreds of clients' objects: see bench.no_collection
         started = time.perf_counter()
         await asyncio.gather(
             *(
@@ -359,9 +354,6 @@ async def measure(
         if pending:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.gather(*pending), timeout=10)
-    finally:
-        gc.enable()
-        gc.unfreeze()
     last = max(clock.arrived.values(), default=started)
     result.seconds = max(load.duration, last - started)
     for token, sent in clock.sent.items():

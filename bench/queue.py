@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import cProfile
 import datetime as dt
-import gc
 import io
 import json
 import math
@@ -59,6 +58,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from bench import no_collection
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-0123"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -800,20 +801,15 @@ async def measure_fanout(
                 f"{time.perf_counter() - started:.1f} s"
             )
         await asyncio.sleep(1.0)  # let the connect burst (and its lead.stats pushes) settle
-        # The 600 clients live in this one process: a full collection of their objects would
-        # stall every arrival on both sides at once and be measured as fan-out. The load
-        # generator is not under test, so it does not collect while it measures.
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        for side in sides:
-            side.arrivals.other_events.clear()
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
-            for n in range(warmup + events):
-                for side in rng.sample(sides, len(sides)):
-                    await one_broadcast(side, http, measured=n >= warmup, timeout=timeout)
-                    # Irregular gaps, so arrivals do not beat in step with the 1 s routing tick.
-                    await asyncio.sleep(rng.uniform(0.05, 0.25))
+        with no_collection():  # the 600 clients' objects: see bench.no_collection
+            for side in sides:
+                side.arrivals.other_events.clear()
+            async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+                for n in range(warmup + events):
+                    for side in rng.sample(sides, len(sides)):
+                        await one_broadcast(side, http, measured=n >= warmup, timeout=timeout)
+                        # Irregular gaps, so arrivals do not beat in step with the 1 s routing tick.
+                        await asyncio.sleep(rng.uniform(0.05, 0.25))
         for side in sides:
             for ref, sent in side.sent_at.items():
                 published = side.tap.first_with(ref)
@@ -824,8 +820,6 @@ async def measure_fanout(
                 for event, count in side.arrivals.other_events.items()
             }
     finally:
-        gc.enable()
-        gc.unfreeze()
         for side in sides:
             await disconnect_clients(side.clients)
 

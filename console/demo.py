@@ -231,9 +231,7 @@ def register_feed(app: Any, channel: str, start: DemoFeed) -> None:
 
 def start_feeds(app: Any) -> dict[str, Any]:
     feeds: dict[str, DemoFeed] = app.extensions.get(_FEEDS, {})
-    started = {channel: start(app) for channel, start in feeds.items()}
-    app.extensions["helpline.demo_feeds_started"] = started
-    return started
+    return {channel: start(app) for channel, start in feeds.items()}
 
 
 def stream_channels(fed: Collection[str]) -> tuple[str, ...]:

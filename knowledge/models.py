@@ -392,7 +392,8 @@ class SearchEntry(Base):
     index_title: Mapped[str] = mapped_column(Text)
     index_keywords: Mapped[str] = mapped_column(Text)
     index_body: Mapped[str] = mapped_column(Text)
-    # The entry's facets again, one "facet=value" per line, for the full-text row (kb0002).
+    # The entry's facets again, as space-separated tokens for the full-text index
+    # (knowledge.indexing.facet_token, migration kb0002).
     facet_tokens: Mapped[str | None] = mapped_column(Text)
 
 

@@ -143,31 +143,25 @@ def _open_state(row: Any, now: dt.datetime, zone: str | None) -> bool | None:
     return hours.is_open(schedules, now, zone=zone) if schedules else None
 
 
-def _age_sql(filters: dict[str, Any], rowid: str) -> str:
-    """SQLite's age filter, on the entry's row (PostgreSQL reads a copy in the full-text row)."""
-    if "age" not in filters:
-        return ""
+def _age_range(alias: str) -> str:
+    """The age filter on a row with min_age and max_age: kb_search_entries, or PostgreSQL's copy
+    in the full-text row."""
     return (
-        f" AND EXISTS (SELECT 1 FROM kb_search_entries AS a WHERE a.id = {rowid} "  # noqa: S608
-        "AND (a.min_age IS NULL OR a.min_age <= :age) "
-        "AND (a.max_age IS NULL OR a.max_age >= :age))"
+        f"({alias}.min_age IS NULL OR {alias}.min_age <= :age) "
+        f"AND ({alias}.max_age IS NULL OR {alias}.max_age >= :age)"
     )
-
-
-# Filters that are facets of the entry, each with the values that let an entry pass.
-_FACETS = ("lang", "region", "term")
 
 
 def _facet_groups(filters: dict[str, Any]) -> list[list[str]]:
     """The facet filters as groups of tokens: an entry passes with one token of every group."""
-    wanted = {
+    wanted = {  # each filter that is a facet of the entry, with the values that let it pass
         "lang": [filters.get("lang"), ANY],
         "region": [filters.get("region"), ANY],
         "term": [filters.get("term"), filters.get("term_folded")],
     }
     return [
-        [facet_token(facet, v) for v in dict.fromkeys(str(v) for v in wanted[facet] if v)]
-        for facet in _FACETS
+        [facet_token(facet, v) for v in dict.fromkeys(str(v) for v in values if v)]
+        for facet, values in wanted.items()
         if facet in filters
     ]
 
@@ -228,10 +222,7 @@ def _statement(
         else:
             parts_facets = ""
         if "age" in filters:
-            facet_sql += (
-                " AND (x.min_age IS NULL OR x.min_age <= :age)"
-                " AND (x.max_age IS NULL OR x.max_age >= :age)"
-            )
+            facet_sql += f" AND {_age_range('x')}"
         inner = (
             f"WITH q AS MATERIALIZED (SELECT {' && '.join(parts)} AS query{parts_facets}) "  # noqa: S608
             "SELECT x.entry_id AS rid, ts_rank(x.document, q.query, 1) AS score "
@@ -244,9 +235,15 @@ def _statement(
         # their doclists, so only matches that pass them are ranked.
         words = fts5(parsed, any_term=any_term)
         params["match"] = f"{_TEXT_COLUMNS} : ({words}){_facet_fts5(filters)}"
+        age_sql = (
+            " AND EXISTS (SELECT 1 FROM kb_search_entries AS a "  # noqa: S608 (constant SQL)
+            f"WHERE a.id = x.rowid AND {_age_range('a')})"
+            if "age" in filters
+            else ""
+        )
         inner = (
             "SELECT x.rowid AS rid, -x.rank AS score FROM kb_fts AS x "  # noqa: S608
-            f"WHERE kb_fts MATCH :match{_age_sql(filters, 'x.rowid')} "
+            f"WHERE kb_fts MATCH :match{age_sql} "
             "ORDER BY x.rank LIMIT :limit OFFSET :offset"
         )
     return text(_OUTER.format(inner=inner)).columns(**_COLUMNS), params

@@ -68,18 +68,37 @@ class Operator(Base):
     created_at: Mapped[created_at]
 
     def to_public(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "display_name": self.display_name,
-            "role": self.role,
-            "languages": list(self.languages),
-            "presence": self.presence,
-            "presence_since": self.presence_since.isoformat(),
-        }
+        return public_operator(
+            self.id,
+            self.display_name,
+            self.role,
+            self.languages,
+            self.presence,
+            self.presence_since,
+        )
 
     @property
     def is_lead(self) -> bool:
         return self.role in (Role.SHIFT_LEAD, Role.ADMIN)
+
+
+def public_operator(
+    operator_id: int,
+    display_name: str,
+    role: str,
+    languages: list[str],
+    presence: str,
+    presence_since: dt.datetime,
+) -> dict[str, object]:
+    """What consoles are told of an operator (the `operator.presence` event)."""
+    return {
+        "id": operator_id,
+        "display_name": display_name,
+        "role": role,
+        "languages": list(languages),
+        "presence": presence,
+        "presence_since": presence_since.isoformat(),
+    }
 
 
 class PresenceChange(Base):
@@ -269,14 +288,9 @@ def become_busy(session: Session, operator_id: int, now: dt.datetime) -> None:
     events.publish(
         session,
         "operator.presence",
-        {
-            "id": operator_id,
-            "display_name": row.display_name,
-            "role": row.role,
-            "languages": list(row.languages),
-            "presence": Presence.BUSY.value,
-            "presence_since": now.isoformat(),
-        },
+        public_operator(
+            operator_id, row.display_name, row.role, row.languages, Presence.BUSY.value, now
+        ),
     )
 
 

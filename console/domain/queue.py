@@ -158,7 +158,7 @@ def loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
 
 
 def operator_load(session: Session, operator_id: int) -> Load:
-    return _held_by_one(session, operator_id)
+    return loads(session, [operator_id])[operator_id]
 
 
 def has_room(operator: Operator, load: Load, channel: str) -> bool:
@@ -242,12 +242,6 @@ _CHECK = (
     # write lock, taken at BEGIN, already does both.)
     .with_for_update(of=Contact)
 )
-_HELD_BY_ONE = (
-    select(Contact.channel, Contact.state, func.count())
-    .where(Contact.operator_id == bindparam("operator_id"), Contact.state.in_(sorted(HELD)))
-    .group_by(Contact.channel, Contact.state)
-)
-
 # The conditional UPDATE whose row count decides a race: it moves the contact only from the state
 # the checks saw, and only if it is not offered or aimed at someone else.
 _TAKE = (
@@ -270,14 +264,6 @@ _TAKE = (
     .returning(Contact)
     .execution_options(synchronize_session=False)
 )
-
-
-def _held_by_one(session: Session, operator_id: int) -> Load:
-    held = {"voice": 0, "chat": 0, "active": 0, "wrap_up": 0}
-    for channel, state, count in session.execute(_HELD_BY_ONE, {"operator_id": operator_id}):
-        held["chat" if channel == Channel.CHAT else "voice"] += count
-        held["wrap_up" if state == State.WRAP_UP else "active"] += count
-    return Load(**held)
 
 
 def _check_claim(session: Session, contact_id: int, operator_id: int) -> Any:
@@ -314,29 +300,19 @@ def claim(
     """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins.
 
     An accept is a race that most contenders lose, so the checks read plain columns (no ORM
-    objects), losers stop after two small reads, and the winner gets its row from the UPDATE.
+    objects), losers stop after that one read, and the winner gets its row from the UPDATE.
     """
     now = now or utcnow()
     # Core, not ORM, execution: plain columns need none of the ORM's bookkeeping. Core does not
     # autoflush, so what the caller changed in this session is written first.
     session.flush()
-    for _attempt in range(3):
-        seen = _check_claim(session, contact_id, operator_id)
-        contact = session.scalar(
-            _TAKE,
-            {
-                "p_contact": contact_id,
-                "p_seen": seen.state,
-                "p_operator": operator_id,
-                "p_now": now,
-            },
-            execution_options={"populate_existing": True},
-        )
-        if contact is not None:
-            break
-        # Not expected under the row lock above; a moved contact is simply read again, and one
-        # another operator took fails the checks next time.
-    else:
+    seen = _check_claim(session, contact_id, operator_id)
+    contact = session.scalar(
+        _TAKE,
+        {"p_contact": contact_id, "p_seen": seen.state, "p_operator": operator_id, "p_now": now},
+        execution_options={"populate_existing": True},
+    )
+    if contact is None:  # the decisive guard; under the lock the checks above already hold
         raise ContactUnavailable("Another operator has this contact.")
     if seen.presence == Presence.AVAILABLE:
         become_busy(session, operator_id, now)

@@ -56,12 +56,12 @@ def login() -> ResponseReturnValue:
     status = 200
     if request.method == "POST":
         settings = current_app.config["HELPLINE_SETTINGS"]
+        session = database.session()
         try:
             with database.database().transaction(write=False) as reader:
                 check = operators.check_password(
                     reader, request.form.get("username", ""), request.form.get("password", "")
                 )
-            session = database.session()
             operator = operators.record_login(
                 session,
                 check,
@@ -69,7 +69,6 @@ def login() -> ResponseReturnValue:
                 lockout=dt.timedelta(minutes=settings.operators.lockout_minutes),
             )
         except (AuthenticationFailed, AccountLocked) as exc:
-            session = database.session()
             session.commit()  # keep the failure count
             error, status = exc.message, exc.status
         else:
