@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -95,10 +97,11 @@ def make_engine(
     and fail on upgrade; writers that take the write lock at BEGIN queue on busy_timeout instead.
     """
     if not url.startswith("sqlite"):
-        kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        _ping_when_idle(engine)
+        return engine
 
     if ":memory:" not in url and "mode=memory" not in url:
         # A server runs many threads; a connection opened past the pool's size would be closed on
@@ -154,6 +157,35 @@ def make_engine(
     event.listen(engine, "checkin", _release_record)
     event.listen(engine, "invalidate", _release_record)
     return engine
+
+
+# A connection handed back less than this many seconds ago is used without a ping. A server restart
+# takes longer, so a connection that lived through one sat idle at least that long and is pinged.
+_PING_AFTER_IDLE = 1.0
+_RETURNED_AT = "helpline.returned_at"
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection at checkout only if it sat idle, unlike `pool_pre_ping`.
+
+    A ping is a round trip; on a busy server it would add one to every request (an accept that
+    loses its race makes three), while a connection handed back moments ago is alive. A dead one fails the
+    checkout with `DisconnectionError`, and the pool replaces it and tries again.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < _PING_AFTER_IDLE:
+            return  # new, or just returned
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("the pooled connection failed its ping") from exc
 
 
 _WRITER_WAIT = 10.0  # seconds, as SQLite's busy_timeout
