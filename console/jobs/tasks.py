@@ -9,14 +9,18 @@ from sqlalchemy import select
 
 from console.db import utcnow
 from console.domain import queue
-from console.domain.contacts import Contact, State
+from console.domain.contacts import Channel, Contact, State
 from console.domain.errors import DomainError
 from console.jobs.context import get_context
 
 log = logging.getLogger(__name__)
 
-# A contact still waiting after this long lost its channel's hang-up signal; it cannot be answered.
+# A call or chat still waiting after this long lost its channel's hang-up signal; nobody is on
+# the other end any more.
 STALE_AFTER = dt.timedelta(hours=4)
+# Only those: a callback request (a police or self-referral from intake) has no one on the line
+# and waits, overnight or over a weekend, until an operator calls back.
+LIVE_CHANNELS = (Channel.VOICE, Channel.CHAT)
 
 
 def sweep_stale_contacts() -> int:
@@ -25,7 +29,11 @@ def sweep_stale_contacts() -> int:
     count = 0
     with ctx.database.transaction() as session:
         stale = session.scalars(
-            select(Contact.id).where(Contact.state == State.WAITING, Contact.enqueued_at < cutoff)
+            select(Contact.id).where(
+                Contact.state == State.WAITING,
+                Contact.channel.in_(LIVE_CHANNELS),
+                Contact.enqueued_at < cutoff,
+            )
         ).all()
         for contact_id in stale:
             try:
@@ -34,5 +42,5 @@ def sweep_stale_contacts() -> int:
             except DomainError:
                 continue
     if count:
-        log.info("closed %d stale waiting contacts", count)
+        log.info("closed %d stale waiting calls and chats", count)
     return count

@@ -42,11 +42,20 @@ def test_sweep_abandons_contacts_that_lost_their_channel(
 ) -> None:
     set_context(settings, database)
     stale = _stale_contact(database, settings)
+    old = utcnow() - tasks.STALE_AFTER - dt.timedelta(hours=12)
     with database.transaction() as s:
         fresh = queue.enqueue(s, channel="voice", language="nl", cfg=settings.queue).id
+        # A police referral that came in overnight: nobody is on a line, so it waits to be called.
+        referral = queue.enqueue(
+            s, channel="callback", source="police", language="nl", cfg=settings.queue, now=old
+        ).id
     assert tasks.sweep_stale_contacts() == 1
     assert tasks.sweep_stale_contacts() == 0  # idempotent
-    assert (_state(database, stale), _state(database, fresh)) == ("abandoned", "waiting")
+    assert [_state(database, c) for c in (stale, fresh, referral)] == [
+        "abandoned",
+        "waiting",
+        "waiting",
+    ]
 
 
 @pytest.mark.redis
