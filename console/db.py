@@ -169,8 +169,8 @@ def _ping_when_idle(engine: Engine) -> None:
     """Test a pooled connection at checkout only if it sat idle, unlike `pool_pre_ping`.
 
     A ping is a round trip; on a busy server it would add one to every request (an accept that
-    loses its race makes three), while a connection handed back moments ago is alive. A dead one fails the
-    checkout with `DisconnectionError`, and the pool replaces it and tries again.
+    loses its race makes three), while a connection handed back moments ago is alive. A dead one
+    fails the checkout with `DisconnectionError`, and the pool replaces it and tries again.
     """
 
     @event.listens_for(engine, "checkin")
@@ -186,6 +186,27 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except engine.dialect.loaded_dbapi.Error as exc:
             raise DisconnectionError("the pooled connection failed its ping") from exc
+
+
+def truncate_wal(engine: Engine) -> bool:
+    """On SQLite, fold the write-ahead log into the database file and truncate it, so erased
+    values (secure_delete zeroes them in the pages) do not live on in old log frames.
+
+    Best effort: a reader holding an old snapshot delays it to the next erasure or job. True when
+    the log was emptied, and always on PostgreSQL, which keeps no such file.
+    """
+    if engine.dialect.name != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        # Outside any transaction: the engine's BEGIN IMMEDIATE would make SQLite refuse it.
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return not (row and row[0])
 
 
 _WRITER_WAIT = 10.0  # seconds, as SQLite's busy_timeout
@@ -234,6 +255,10 @@ class Database:
             raise
         finally:
             session.close()
+
+    def truncate_wal(self) -> bool:
+        """See `truncate_wal`."""
+        return truncate_wal(self.write_engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -99,4 +99,4 @@ def erase(obj: Context, ref: str, admin_username: str | None, yes: bool) -> None
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
     click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
-    retention.flush_wal(obj.database)
+    obj.database.truncate_wal()

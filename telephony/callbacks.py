@@ -23,7 +23,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from console.domain import hooks, queue
 from console.domain.contacts import QUEUED, Channel, Contact, State
 from console.domain.errors import DomainError
-from telephony import privacy, twiml
+from telephony import twiml
 from telephony.hooks import inline
 from telephony.models import (
     Callback,
@@ -447,7 +447,7 @@ def erase_number(
             database = rt.database
 
             def scrub() -> None:
-                privacy.scrub_wal(database)
+                database.truncate_wal()
 
             hooks.after_commit(session, scrub)
     callback.number_erased_at = callback.number_erased_at or now

@@ -146,7 +146,7 @@ def housekeeping() -> None:
     with rt.database.transaction() as session:
         keys, hashes, blocks = privacy.forget_old(session, privacy.local_day(now, rt.tz), now)
     if keys or hashes or blocks:
-        privacy.scrub_wal(rt.database)
+        rt.database.truncate_wal()
     if keys or hashes or blocks:
         log.info(
             "telephony housekeeping: %d day keys, %d call hashes, %d lapsed blocks removed",

@@ -226,27 +226,6 @@ def calls_today(session: Session, leg: CallLeg) -> int:
     )
 
 
-def scrub_wal(database: Database) -> bool:
-    """On SQLite, move the write-ahead log into the database and truncate it, so that erased
-    values (secure_delete zeroes them in the pages) do not live on in old log frames.
-
-    Best effort: a reader holding an old snapshot delays it to the next erasure or housekeeping.
-    True when the log was emptied.
-    """
-    if not database.is_sqlite:
-        return True
-    raw = database.write_engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        row = cursor.fetchone()
-        busy = bool(row and row[0])
-        cursor.close()
-    finally:
-        raw.close()
-    return not busy
-
-
 def forget_old(session: Session, today: str, now: dt.datetime) -> tuple[int, int, int]:
     """Drop past days' keys and hashes, and lapsed blocks. Returns the three counts."""
     if session.get_bind().dialect.name == "sqlite":

@@ -193,3 +193,20 @@ def socket_client(base: str, http: requests.Session) -> Any:
     cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
     client.connect(base, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
     return client
+
+
+def sqlite_files(database: Database) -> list[bytes]:
+    """The bytes of a live SQLite database's file and write-ahead log, read by another process.
+
+    Opening and closing either file here would drop every POSIX lock this process holds on it
+    (fcntl locks belong to the process, not to a descriptor), and SQLite's connections rely on
+    them: another process closing the database would then take it for unused and delete the log
+    and its index from under them, and the next connection opened here fails with a disk I/O
+    error.
+    """
+    path = Path(database.url.removeprefix("sqlite:///"))
+    return [
+        subprocess.run(["cat", str(file)], check=True, capture_output=True).stdout
+        for file in (path, Path(f"{path}-wal"))
+        if file.exists()
+    ]

@@ -10,11 +10,20 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, text
+from sqlalchemy import (
+    Engine,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from console.db import Base, intpk, timestamp, utcnow
-from console.domain import audit, crypto, permissions
+from console.db import Base, intpk, timestamp, truncate_wal, utcnow
+from console.domain import audit, crypto, hooks, permissions
 from console.domain.consent import Consent, ConsentRefused, Scope, get_consent, require_active
 from console.domain.errors import ValidationFailed
 
@@ -190,6 +199,20 @@ def _secure_delete(session: Session) -> None:
         session.execute(text("PRAGMA secure_delete=ON"))
 
 
+def _truncate_log_after_commit(session: Session) -> None:
+    """On SQLite the erased ciphertext would live on in the write-ahead log's old frames until
+    they happen to be overwritten; every erasure path (a withdrawal in the console, expiry, the
+    erasure command) empties the log once the erasure is committed."""
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    if engine.dialect.name == "sqlite":
+
+        def truncate() -> None:
+            truncate_wal(engine)  # a busy reader delays it to the next erasure or hourly job
+
+        hooks.after_commit(session, truncate)
+
+
 def erase_identity(
     session: Session,
     consent_id: int,
@@ -208,6 +231,8 @@ def erase_identity(
         .execution_options(synchronize_session="fetch")
     )
     erased = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if erased:
+        _truncate_log_after_commit(session)
     first_time = consent.erased_at is None
     if first_time:
         consent.erased_at = now

@@ -21,7 +21,6 @@ from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from console.db import Database
 from console.domain import audit, cases
 from console.domain.consent import Consent, active_contact_ids, expire
 from console.domain.contacts import FINAL, Contact
@@ -117,19 +116,6 @@ def enforce(
         )
     session.flush()
     return counts
-
-
-def flush_wal(database: Database) -> None:
-    """On SQLite, fold the write-ahead log into the database file and truncate it, so erased
-    values do not linger in the -wal file. Best effort: a busy reader only delays it."""
-    if not database.is_sqlite:
-        return
-    raw = database.write_engine.raw_connection()
-    try:
-        # Outside any transaction: the engine's BEGIN IMMEDIATE would make SQLite refuse it.
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
-    finally:
-        raw.close()
 
 
 class NothingToErase(NotFound):

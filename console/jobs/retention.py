@@ -26,7 +26,7 @@ def enforce_retention() -> dict[str, int]:
             now=utcnow(),
         )
     if any(counts.values()):
-        retention.flush_wal(ctx.database)
+        ctx.database.truncate_wal()
         log.info(
             "retention: %s",
             ", ".join(f"{name} {count}" for name, count in sorted(counts.items())),

@@ -8,7 +8,6 @@ import contextlib
 import logging
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from console.db import Database
 from console.jobs.runner import QUEUE_NAME
 from console.migrate import target_metadata
 from tests.chat.conftest import Operator, Visitor, chat_contact_id
+from tests.support import sqlite_files
 
 PLANTED_ADDRESS = "203.0.113.199"
 PLANTED_SENTENCE = "The purple giraffe sings at midnight 4417"
@@ -71,10 +71,7 @@ def database_text(database: Database) -> str:
                 query = text(f'SELECT * FROM "{name}"')  # noqa: S608 - names from pg_tables
                 parts.extend(repr(tuple(r)) for r in conn.execute(query))
     if database.is_sqlite:
-        path = Path(database.url.removeprefix("sqlite:///"))
-        for file in (path, Path(f"{path}-wal")):
-            if file.exists():
-                parts.append(file.read_bytes().decode("latin-1"))
+        parts.extend(stored.decode("latin-1") for stored in sqlite_files(database))
     return "\n".join(parts)
 
 

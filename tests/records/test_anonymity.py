@@ -45,7 +45,7 @@ from console.jobs.runner import QUEUE_NAME, JobRunner
 from console.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 from tests.records.conftest import kb_service
 from tests.records.test_wrapup import full_body
-from tests.support import login, make_operator
+from tests.support import login, make_operator, sqlite_files
 
 NAME = "Zebulon Quennell-Varga"
 NUMBER = "+32470987654"
@@ -289,9 +289,7 @@ def all_logs() -> Iterator[_AllLogs]:
 def database_haystack(database: Database) -> str:
     """The bytes the database keeps: the SQLite file and its WAL, or a pg_dump of PostgreSQL."""
     if database.is_sqlite:
-        path = Path(database.url.removeprefix("sqlite:///"))
-        parts = [f.read_bytes() for f in (path, Path(f"{path}-wal")) if f.exists()]
-        return b"\n".join(parts).decode("latin-1")
+        return b"\n".join(sqlite_files(database)).decode("latin-1")
     url = database.url.replace("postgresql+psycopg://", "postgresql://", 1)
     dump = subprocess.run(
         ["pg_dump", "--no-owner", "--data-only", url],
@@ -396,7 +394,7 @@ def _run_jobs(world: World, now: dt.datetime | None = None) -> None:
             from chat.jobs import purge_transcripts
 
             purge_transcripts(now=now)
-    retention.flush_wal(world.database)
+    world.database.truncate_wal()
 
 
 def _exports(world: World) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 from console.db import Database, utcnow
@@ -14,6 +15,7 @@ from console.domain.errors import ValidationFailed
 from console.domain.identity import IdentityValue
 from console.settings import Settings
 from tests.records.conftest import held_contact
+from tests.support import login, sqlite_files
 
 NAME = "Hortensia Vandermeersch"
 PHONE = "+32 470 11 22 33"
@@ -206,6 +208,32 @@ def test_withdrawal_erases_identity_and_is_audited(
         ]
     assert ("consent.withdrawn", "caller_request", {}) in actions
     assert ("identity.erased", "caller_request", {"erased": 2}) in actions
+
+
+def test_a_withdrawal_in_the_console_leaves_no_ciphertext_in_the_sqlite_files(
+    app: Flask, database: Database, settings: Settings, ana: int
+) -> None:
+    """Erased is erased on disk too: after the request, the ciphertext is in neither the database
+    file nor its write-ahead log, where old frames would otherwise keep it."""
+    if not database.is_sqlite:
+        pytest.skip("PostgreSQL keeps no write-ahead log beside the project's files")
+    contact_id = held_contact(database, settings, ana)
+    consent_id = _grant(database, contact_id, ana)
+    _store(database, consent_id, "phone", PHONE, ana)
+    (value,) = _values(database, consent_id)
+    planted = value.ciphertext.encode()
+    assert any(planted in stored for stored in sqlite_files(database))
+
+    http = app.test_client()
+    token = login(http, "ana")
+    response = http.post(
+        f"/api/consents/{consent_id}/withdraw",
+        json={"reason": "caller_request"},
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert _values(database, consent_id) == []
+    assert not any(planted in stored for stored in sqlite_files(database))
 
 
 def test_rotation_keeps_every_value_readable(

@@ -36,7 +36,7 @@ from console.settings import load_settings
 from telephony import runtime
 from telephony.models import Callback
 from telephony.simulator import SimulatedCall, SimulatedTwilio, install
-from tests.support import login, make_operator
+from tests.support import login, make_operator, sqlite_files
 from tests.telephony.conftest import voice_env, write_hours
 
 PLANTED = "+32491827364"
@@ -110,9 +110,7 @@ def _latest(database: Database, call_sid: str) -> Contact:
 
 def _database_text(database: Database) -> bytes:
     if database.is_sqlite:
-        path = Path(database.url.removeprefix("sqlite:///"))
-        chunks = [p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists()]
-        return b"\n".join(chunks)
+        return b"\n".join(sqlite_files(database))
     with database.engine.connect() as conn:
         tables = conn.execute(
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
