@@ -67,7 +67,6 @@ CLAIM_TARGET_MS = 10.0
 FANOUT_TARGET_MS = 100.0
 SOLO_CLAIMS = 200  # claims by one thread alone, to show the cost of a claim apart from queueing
 BARE_CHANNEL = "helpline-bench-bare"
-APP_CHANNEL = "helpline-socketio"  # console/realtime.py
 
 Attempt = Callable[[int, int], bool]
 
@@ -900,7 +899,7 @@ def app_side(
     operator_ids = seed_operators(url, consoles, prefix="console", max_chats=3)
     from console.db import Database
     from console.domain import operators, queue
-    from console.settings import load_settings
+    from console.settings import load_settings, socketio_channel
 
     cfg = load_settings(mode="test", env={"HELPLINE_DATABASE_URL": url}).queue
     database = Database(url)
@@ -961,7 +960,7 @@ def app_side(
                 return str(body["contact"]["ref"])
 
         tap = stack.enter_context(
-            RedisTap(redis_url, APP_CHANNEL, workdir / "tap-app.txt", watchdog)
+            RedisTap(redis_url, socketio_channel(redis_url), workdir / "tap-app.txt", watchdog)
         )
         targets = [(bases[i % 2], cookie) for i, cookie in enumerate(logins)]
         yield Side("app", list(targets), post, tap)
@@ -1085,7 +1084,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--bare-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--redis-tap", type=Path, default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--channel", default=APP_CHANNEL, help=argparse.SUPPRESS)
+    parser.add_argument("--channel", default="", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

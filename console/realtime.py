@@ -202,9 +202,9 @@ def init_app(
     }
     if settings.redis_url:
         kwargs["message_queue"] = settings.redis_url
-        kwargs["channel"] = "helpline-socketio"
+        kwargs["channel"] = settings.socketio_channel
         kwargs["client_manager"] = ResyncingRedisManager(
-            settings.redis_url, channel="helpline-socketio"
+            settings.redis_url, channel=settings.socketio_channel
         )
     socketio.init_app(app, **kwargs)
     fanout = Fanout(settings, database)

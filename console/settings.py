@@ -105,6 +105,11 @@ class Settings:
         return self.config_dir / "hours.toml"
 
     @property
+    def socketio_channel(self) -> str:
+        """See `socketio_channel`."""
+        return socketio_channel(self.redis_url or "redis://")
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -118,6 +123,19 @@ class Settings:
 
     def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def socketio_channel(redis_url: str) -> str:
+    """The Redis Pub/Sub channel of the Socket.IO message queue, named for the Redis database.
+
+    Keys and RQ queues live in one numbered database, but Pub/Sub channels are server-wide: two
+    lines sharing a Redis server, each in a database of its own, would otherwise put their live
+    events (contact references, topics, operators' names) on each other's consoles.
+    """
+    from redis.connection import parse_url
+
+    db = parse_url(redis_url).get("db", 0)  # type: ignore[no-untyped-call]
+    return f"helpline-socketio:{db}"
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

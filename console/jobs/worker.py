@@ -56,7 +56,7 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     from flask_socketio import SocketIO
 
     # Write-only: the worker emits to consoles through the message queue, with no app.
-    emitter = SocketIO(message_queue=settings.redis_url, channel="helpline-socketio")
+    emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
 
     def send(event: events.Event) -> None:
         emitter.emit(event.type, event.payload, to=event.room, namespace=event.namespace)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from console.db import Database
+from console.settings import socketio_channel
 from tests.support import http_login, live_server, make_operator, socket_client
 
 
@@ -42,6 +45,9 @@ def test_contact_enqueued_on_a_appears_on_b(
             arrived.set()
 
         socket.on("contact.queued", on_queued)
+        # The processes talk on their Redis database's own channel (console.settings).
+        tap = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        tap.subscribe(socketio_channel(redis_url))
         try:
             lead_http, token = http_login(server_a, "lea")
             response = lead_http.post(
@@ -54,6 +60,14 @@ def test_contact_enqueued_on_a_appears_on_b(
             contact_id = response.json()["contact"]["id"]
             assert arrived.wait(5), "process B's console never saw the contact"
             assert [c["id"] for c in received] == [contact_id]
+            ref = response.json()["contact"]["ref"].encode()
+            heard: list[bytes] = []
+            deadline = time.monotonic() + 5
+            while not any(ref in data for data in heard) and time.monotonic() < deadline:
+                message = tap.get_message(timeout=0.5)
+                if message:
+                    heard.append(message["data"])
+            assert any(ref in data for data in heard), heard[:3]
             # B's console can act on it: the database is the one truth behind both processes.
             snapshot = operator_http.get(f"{server_b}/api/queue", timeout=5).json()
             assert [c["id"] for c in snapshot["waiting"]] == [contact_id]
@@ -62,6 +76,7 @@ def test_contact_enqueued_on_a_appears_on_b(
             assert health["mode"] == "multi-process"
         finally:
             socket.disconnect()
+            tap.close()
     for name in ("a.log", "b.log"):
         log = (tmp_path / name).read_text()
         assert "Traceback" not in log

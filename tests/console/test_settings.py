@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.settings import SettingsError, load_settings
+from console.settings import SettingsError, load_settings, socketio_channel
 from tests.support import ROOT
 
 
@@ -82,3 +82,12 @@ def test_the_demo_is_open_around_the_clock_and_the_helpline_keeps_its_hours(
     for moment in (sunday_night, christmas):
         assert load_hours(demo.hours_path, demo.timezone).is_open(moment)
         assert not load_hours(real.hours_path, real.timezone).is_open(moment)
+
+
+def test_each_redis_database_gets_its_own_live_event_channel() -> None:
+    """Pub/Sub channels are server-wide, unlike keys: two lines sharing a Redis server, each in a
+    database of its own, must not hear each other's live events."""
+    assert socketio_channel("redis://127.0.0.1:6379/14") == "helpline-socketio:14"
+    assert socketio_channel("redis://127.0.0.1:6379/15") == "helpline-socketio:15"
+    assert socketio_channel("redis://127.0.0.1:6379") == "helpline-socketio:0"
+    assert socketio_channel("unix:///run/redis.sock?db=3") == "helpline-socketio:3"

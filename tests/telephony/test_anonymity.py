@@ -32,7 +32,7 @@ from console.domain.contacts import Contact
 from console.domain.hours import load_hours
 from console.domain.identity import IdentityValue
 from console.jobs.runner import QUEUE_NAME
-from console.settings import load_settings
+from console.settings import load_settings, socketio_channel
 from telephony import runtime
 from telephony.models import Callback
 from telephony.simulator import SimulatedCall, SimulatedTwilio, install
@@ -68,7 +68,7 @@ class RedisChannel:
     def __init__(self, url: str) -> None:
         self.client = redis.Redis.from_url(url)
         self.pubsub = self.client.pubsub()
-        self.pubsub.subscribe("helpline-socketio")
+        self.pubsub.subscribe(socketio_channel(url))
         self.messages: list[bytes] = []
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._listen, daemon=True)
@@ -158,6 +158,7 @@ def _assert_nowhere(
     assert _found(_database_text(database)) == [], "the number is in the database"
     leaks = [v[:80] for v in _redis_dump(redis_url) if _found(v)]
     assert leaks == [], "the number is in Redis"
+    assert channel.messages, "the tap heard no live event: it listens on the wrong channel"
     assert [m[:80] for m in channel.messages if _found(m)] == [], "the number went to consoles"
     logged = "\n".join(
         f"{r.name} {r.getMessage()} {r.exc_text or ''} {json.dumps(r.args, default=str)}"
