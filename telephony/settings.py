@@ -29,6 +29,7 @@ PROMPTS = (
     "estimate",
     "estimate_short",
     "callback_offer",
+    "partner_line",
     "closed",
     "hours_period",
     "day_range",

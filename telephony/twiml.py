@@ -113,8 +113,10 @@ def wait(
     position: int | None,
     minutes: int | None,
     offer_callback: bool,
+    partner: str | None = None,
 ) -> VoiceResponse:
-    """Played in a loop while the caller waits: place and expected wait, then music or silence."""
+    """Played in a loop while the caller waits: place and expected wait, the partner line the
+    shift lead opened for this language (if any), then music or silence."""
     response = VoiceResponse()
     speaker = Speaker(tset, lang)
     if position is not None:
@@ -124,6 +126,8 @@ def wait(
             speaker.speak(response, "estimate_short")
         else:
             speaker.speak(response, "estimate", minutes=minutes)
+    if partner:
+        speaker.speak(response, "partner_line", partner=partner)
     holder = response
     if offer_callback:
         holder = response.gather(

@@ -18,9 +18,10 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from console.domain import queue
+from console.domain import lead_actions, queue
 from console.domain.contacts import QUEUED, Contact, ContactTransition, State
 from console.domain.errors import DomainError
+from console.domain.stats_settings import load_stats_settings
 from telephony import callbacks, twiml
 from telephony.hooks import inline
 from telephony.models import CallLeg, Direction, LegState
@@ -197,6 +198,23 @@ def expected_minutes(place: int, rate: float | None) -> int | None:
     return min(60, max(1, math.ceil(place / rate)))
 
 
+def partner_line(rt: Runtime, conn: Connection, language: str) -> str | None:
+    """The name of the partner line the shift lead opened for callers in `language`, if any.
+    Read at most once a second per process, like the queue view."""
+    names = rt.cache.get("partner_names")
+    if names is None:  # config/wallboard.toml does not change while the process runs
+        lines = load_stats_settings(rt.settings).partner_lines
+        names = (0.0, {line.code: line.name for line in lines})
+        rt.cache["partner_names"] = names
+    cached = rt.cache.get("partner_lines")
+    if cached is None or time.monotonic() - cached[0] >= VIEW_SECONDS:
+        with Session(bind=conn) as session:
+            cached = (time.monotonic(), lead_actions.partner_lines_open(session))
+        rt.cache["partner_lines"] = cached
+    code = cached[1].get(language)
+    return names[1].get(code, code) if code else None
+
+
 def wait(rt: Runtime, params: CallParams, language: str, now: dt.datetime) -> VoiceResponse:
     """The wait document. Every waiting caller fetches it every ~25 s, so it reads the queue
     through the process's one-second view; a call the view does not hold yet (it joined in the
@@ -216,6 +234,7 @@ def wait(rt: Runtime, params: CallParams, language: str, now: dt.datetime) -> Vo
                 offer_callback=callbacks.can_offer_to(
                     rt, mine.direction or "", mine.withheld, mine.line
                 ),
+                partner=partner_line(rt, conn, mine.language),
             )
         row = conn.execute(_WAIT, {"call_sid": params.call_sid}).first()
         if row is None:
@@ -225,12 +244,14 @@ def wait(rt: Runtime, params: CallParams, language: str, now: dt.datetime) -> Vo
         lang = rt.tset.language(row.language)
         place = int(row.ahead) + 1
         minutes = expected_minutes(place, answers_per_minute(rt, conn, row.language, now))
+        partner = partner_line(rt, conn, row.language)
     return twiml.wait(
         rt.tset,
         lang,
         position=place,
         minutes=minutes,
         offer_callback=callbacks.can_offer_to(rt, row.direction, row.withheld, row.line),
+        partner=partner,
     )
 
 

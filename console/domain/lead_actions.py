@@ -379,12 +379,19 @@ def close_overflow(
     return overflow
 
 
+def partner_lines_open(session: Session) -> dict[str, str]:
+    """Language → the partner line code its callers may be told of now, as the lead opened them
+    (the first opened, where a language has several)."""
+    lines: dict[str, str] = {}
+    for overflow in open_overflows(session):
+        if overflow.target.startswith(PARTNER_PREFIX):
+            lines.setdefault(overflow.language, overflow.target.removeprefix(PARTNER_PREFIX))
+    return lines
+
+
 def partner_line_for(session: Session, language: str) -> str | None:
     """The partner line code callers in `language` may be offered now, if the lead opened one."""
-    for overflow in open_overflows(session):
-        if overflow.language == language and overflow.target.startswith(PARTNER_PREFIX):
-            return overflow.target.removeprefix(PARTNER_PREFIX)
-    return None
+    return partner_lines_open(session).get(language)
 
 
 def route_overflow(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) -> int:

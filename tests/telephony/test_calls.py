@@ -14,11 +14,12 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from console.db import Database, utcnow
-from console.domain import events, queue
+from console.domain import events, lead_actions, queue
 from console.domain.contacts import Contact, ContactTransition
 from console.domain.operators import Operator
+from console.domain.stats_settings import load_stats_settings
 from console.settings import Settings, load_settings
-from telephony import runtime
+from telephony import runtime, waiting
 from telephony.models import CallLeg
 from telephony.simulator import SimulatedTwilio
 from tests.support import login, make_operator
@@ -362,6 +363,45 @@ def test_the_wait_document_announces_place_and_expected_wait(
     first.listen()
     assert "You are number 1 in the queue." in first.heard
     assert urlsplit(twilio.webhooks[-1].url).path == "/voice/wait"
+
+
+def test_callers_hear_of_the_partner_line_the_shift_lead_opens_for_their_language(
+    voice_settings: Settings,
+    twilio: SimulatedTwilio,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(waiting, "VIEW_SECONDS", 0.0)  # each wait round reads the lead's choice
+    lead = make_operator(database, "lena", role="shift_lead", languages=["en"])
+    english = _queued_call(twilio, "+32470111004")
+    french = _queued_call(twilio, "+32470111005", digit="2")
+    english.listen()
+    notice = "We are very busy right now. You can also call Tele-Onthaal (106)."
+    assert notice not in english.heard
+
+    with database.transaction() as session:
+        overflow = lead_actions.open_overflow(
+            session,
+            lead,
+            "en",
+            "partner:tele_onthaal",
+            languages=voice_settings.language_codes,
+            stats=load_stats_settings(voice_settings),
+            cfg=voice_settings.queue,
+        )
+    english.heard.clear()
+    french.heard.clear()
+    english.listen()
+    french.listen()
+    assert notice in english.heard
+    assert not any("Tele-Onthaal" in line or "Télé" in line for line in french.heard)
+
+    with database.transaction() as session:
+        lead_actions.close_overflow(session, lead, overflow.id)
+    english.heard.clear()
+    english.listen()
+    assert "You are number 1 in the queue." in english.heard
+    assert notice not in english.heard
 
 
 def test_repeat_calls_on_one_day_are_noticed(
