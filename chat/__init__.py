@@ -42,6 +42,9 @@ def init_app(
     app.register_blueprint(visitor.bp)
     app.register_blueprint(operator_views.bp)
     socket.init_app(app, rt)
+    from console import demo
+
+    demo.register_feed(app, "chat", _demo_visitors)
     register_panel(
         app,
         ConsolePanel(
@@ -51,6 +54,14 @@ def init_app(
             script="dist/panel.js",
         ),
     )
+
+
+def _demo_visitors(app: Flask) -> object:
+    """The demo's visitors: chats started through the chat's domain API, one every 30 s or so,
+    with someone behind them who answers the operator."""
+    from chat.demo import start_demo_visitors
+
+    return start_demo_visitors(app, interval=30.0)
 
 
 def _register_encrypted_column() -> None:

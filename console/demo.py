@@ -95,6 +95,10 @@ def _upsert(
     existing.locked_until = None
 
 
+# Calls twice as often as chats and callback requests (referrals from intake).
+STREAM_CHANNELS = ("voice", "voice", "chat", "callback")
+
+
 class ContactStream:
     """Simulated callers and visitors arriving, some giving up, simulated colleagues answering."""
 
@@ -104,12 +108,12 @@ class ContactStream:
         database: Database,
         rng: random.Random | None = None,
         sleep: Callable[[float], bool] | None = None,
-        channels: tuple[str, ...] = ("voice", "voice", "chat"),
+        channels: tuple[str, ...] = STREAM_CHANNELS,
     ) -> None:
         self.settings = settings
         self.database = database
         self.rng = rng or random.Random()
-        # Drawn from at random; a channel with a simulated feed of its own is left out.
+        # The channels this stream brings: those without a simulated feed of their own.
         self.channels = channels
         self.taxonomy: outcomes.OutcomeTaxonomy | None = None
         self._stop = threading.Event()
@@ -125,19 +129,22 @@ class ContactStream:
             if len(waiting) < self.max_waiting:
                 self._arrive(session)
             for contact in waiting:
-                if contact.channel not in self.channels:
-                    continue  # a feed's own contacts leave as its callers do
+                if contact.channel not in self.channels or contact.channel == "callback":
+                    continue  # a feed's contacts leave as its people do; a referral waits
                 waited = (utcnow() - contact.enqueued_at).total_seconds()
                 if waited > 45 and self.rng.random() < 0.05:
                     with contextlib.suppress(DomainError):
                         queue.abandon(session, contact.id, reason="demo")
         self._colleagues()
 
-    def _arrive(self, session: Any) -> Contact:
+    def _arrive(self, session: Any) -> Contact | None:
+        # Drawn from every channel, so a fed channel's turn passes and each keeps its share.
+        channel = self.rng.choice(STREAM_CHANNELS)
+        if channel not in self.channels:
+            return None
         codes = list(self.settings.language_codes)
         weights = [5 if i == 0 else 3 if i == 1 else 1 for i in range(len(codes))]
         language = self.rng.choices(codes, weights)[0]
-        channel = self.rng.choice(self.channels)
         topic = self.rng.choice([*self.settings.topic_codes, None])
         return queue.enqueue(
             session, channel=channel, language=language, topic=topic, cfg=self.settings.queue
@@ -235,8 +242,8 @@ def start_feeds(app: Any) -> dict[str, Any]:
 
 
 def stream_channels(fed: Collection[str]) -> tuple[str, ...]:
-    """The demo stream's channels: calls (twice as often) and chats, less those a feed brings."""
-    return tuple(c for c in ("voice", "voice", "chat") if c not in fed) or ("chat",)
+    """The demo stream's channels, less those a feed brings."""
+    return tuple(c for c in STREAM_CHANNELS if c not in fed)
 
 
 def start_stream(app: Any, settings: Settings, database: Database) -> ContactStream:

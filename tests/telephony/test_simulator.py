@@ -190,12 +190,14 @@ def test_the_demo_takes_its_calls_from_the_simulated_twilio(
     voice_app: Flask, database: Database, jobs: Any
 ) -> None:
     """`helpline demo` starts the channels' feeds: telephony's rings at once, through signed
-    webhooks, and the demo's own stream then brings chats only."""
+    webhooks, chat's visitors write in, and the demo's own stream then brings callback requests
+    only."""
     from console import demo as console_demo
 
     started = console_demo.start_feeds(voice_app)
+    started["chat"].stop()
     try:
-        assert set(started) == {"voice"}
+        assert set(started) == {"voice", "chat"}
         call = wait_until(
             lambda: next((c for c in _contacts(database) if c.channel == "voice"), None),
             timeout=10,
@@ -210,4 +212,6 @@ def test_the_demo_takes_its_calls_from_the_simulated_twilio(
         channels=console_demo.stream_channels(started),
     )
     with database.transaction() as session:
-        assert stream._arrive(session).channel == "chat"
+        arrived = [stream._arrive(session) for _ in range(40)]
+    assert {c.channel for c in arrived if c is not None} == {"callback"}
+    assert None in arrived  # the fed channels' turns pass: callbacks keep their share
