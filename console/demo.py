@@ -161,7 +161,7 @@ class ContactStream:
         return {
             "caller_role": self.rng.choice(codes("caller_role")),
             "victimisation": [self.rng.choice(codes("victimisation"))],
-            "needs": self.rng.sample(codes("needs"), k=min(2, len(codes("needs")))),
+            "needs": self.rng.sample(codes("need"), k=min(2, len(codes("need")))),
             "heard_from": self.rng.choice(codes("heard_from")),
             "triage_track": self.rng.choices(
                 ["less_serious", "serious", "very_serious"], [70, 25, 5]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from flask import Flask
 from sqlalchemy import func, select
 
 from console import demo
@@ -46,12 +47,14 @@ def test_stream_brings_contacts_and_colleagues_answer_the_patient_ones(
 
 
 def test_simulated_colleagues_close_with_a_full_anonymous_record(
-    database: Database, settings: Settings
+    app: Flask, database: Database, settings: Settings
 ) -> None:
     from console.domain.outcomes import Outcome
 
     demo.seed(database, settings)
     stream = demo.ContactStream(settings, database, rng=random.Random(3))
+    # As `helpline demo` runs it: with the app's taxonomy, which checks the record's codes.
+    stream.taxonomy = app.config["HELPLINE_OUTCOMES"]
     for _ in range(4):
         stream.step()
     with database.transaction() as s:
