@@ -43,16 +43,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import no_collection
+from bench import Watchdog, no_collection, temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-0123"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -81,56 +79,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-class Watchdog:
-    """Ends the whole run, servers included, if it overruns: the benchmark always stops."""
-
-    def __init__(self, seconds: float) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-    def _fire(self) -> None:
-        log("watchdog: the run took too long; stopping the servers and exiting")
-        for proc in self.processes:
-            with contextlib.suppress(OSError):
-                proc.kill()
-        os._exit(3)
-
-
-@contextlib.contextmanager
-def temporary_database(database_url: str | None, workdir: Path) -> Iterator[str]:
-    """A fresh database: a SQLite file, or a PostgreSQL database created and dropped here."""
-    if not database_url:
-        yield f"sqlite:///{workdir / 'chat.sqlite3'}"
-        return
-    from sqlalchemy import create_engine, text
-
-    admin_url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"helpline_bench_chat_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{admin_url.rpartition('/')[0]}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 def seed_operators(url: str, count: int, max_chats: int) -> None:
@@ -717,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     engine = "postgresql" if args.database_url else "sqlite"
     load = Load(args.visitors, args.operators, args.duration, args.interval, args.seed)
-    watchdog = Watchdog(args.max_seconds)
+    watchdog = Watchdog(args.max_seconds, "bench.chat")
     watchdog.start()
     with contextlib.ExitStack() as stack:
         if args.workdir:
@@ -730,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"bare: {load.visitors} visitors, {load.operators} operators, 2 servers")
             bare = bench_bare(args.redis_url, load, workdir, watchdog)
             describe("bare", bare)
-        with temporary_database(args.database_url or None, workdir) as url:
+        with temporary_database(args.database_url or None, workdir, "chat") as url:
             log(f"app: {load.visitors} chats over 2 processes on {engine} and Redis")
             app = bench_app(url, args.redis_url, load, workdir, watchdog)
         describe("app", app)

@@ -52,14 +52,13 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import no_collection
+from bench import Watchdog, no_collection, temporary_database
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-0123"  # noqa: S105 - the benchmark's own throwaway accounts
@@ -103,63 +102,7 @@ def figure(
 # ------------------------------------------------------------------ bounded run
 
 
-class Watchdog:
-    """Ends the whole run, servers included, if it overruns: the benchmark always stops."""
-
-    def __init__(self, seconds: float) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
-        self.cleanups: list[Callable[[], None]] = []
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-    def _fire(self) -> None:
-        log("watchdog: the run took too long; stopping the servers and exiting")
-        for proc in self.processes:
-            with contextlib.suppress(OSError):
-                proc.kill()
-        for cleanup in self.cleanups:
-            with contextlib.suppress(Exception):
-                cleanup()
-        os._exit(3)
-
-
 # ------------------------------------------------------------------ databases
-
-
-@contextlib.contextmanager
-def temporary_database(database_url: str | None, workdir: Path, label: str) -> Iterator[str]:
-    """A fresh database of the benchmark's own: a SQLite file, or a PostgreSQL database created on
-    the given server and dropped afterwards (as tests/conftest.py does)."""
-    if not database_url:
-        yield f"sqlite:///{workdir / f'{label}.sqlite3'}"
-        return
-    from sqlalchemy import create_engine, text
-
-    admin_url = database_url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"helpline_bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base, _, _ = admin_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @contextlib.contextmanager
@@ -534,9 +477,9 @@ def redis_answers(url: str) -> Callable[[], bool]:
 
 @contextlib.contextmanager
 def private_redis(workdir: Path, watchdog: Watchdog) -> Iterator[str]:
-    """A redis-server of the run's own. Pub/sub channels ignore database numbers, and the app's
-    channel is fixed, so on the shared server the benchmark's 300-console broadcasts would reach
-    every other helpline process and test on this machine (and theirs would reach ours)."""
+    """A redis-server of the run's own. Pub/sub channels ignore database numbers, so on the
+    shared server the benchmark's 300-console broadcasts would reach any helpline process or test
+    of this machine on the same channel (and theirs would reach ours), and load the server."""
     port = free_port()
     command = ["redis-server", "--bind", "127.0.0.1", "--port", str(port)]
     command += ["--save", "", "--appendonly", "no", "--dir", str(workdir)]
@@ -1057,8 +1000,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--redis-url",
         default=None,
         help="Redis for the Socket.IO message queue. Default: a redis-server of the run's own on "
-        "a free port (the app's pub/sub channel is fixed and ignores database numbers, so a "
-        "shared server would carry these broadcasts to every other helpline process)",
+        "a free port (a shared server would carry these broadcasts to every helpline process "
+        "on the same database's channel)",
     )
     parser.add_argument("--operators", type=int, default=300)
     parser.add_argument("--contacts", type=int, default=1000, help="waiting contacts to claim")
@@ -1101,7 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
         log("--database-url: expected postgresql://…; SQLite is the default")
         return 2
     engine = "postgresql" if args.database_url else "sqlite"
-    watchdog = Watchdog(args.max_seconds)
+    watchdog = Watchdog(args.max_seconds, "bench.queue")
     watchdog.start()
     lines: list[dict[str, object]] = []
     problems: list[str] = []
