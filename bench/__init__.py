@@ -63,11 +63,14 @@ class Watchdog:
 
 
 @contextlib.contextmanager
-def temporary_database(database_url: str | None, workdir: Path, label: str) -> Iterator[str]:
-    """A fresh database of the benchmark's own: a SQLite file, or a PostgreSQL database created on
-    the given server and dropped afterwards (as tests/conftest.py does)."""
-    if not database_url:
-        yield f"sqlite:///{workdir / f'{label}.sqlite3'}"
+def temporary_database(
+    database_url: str | None, workdir: Path, label: str, *, keep: bool = False
+) -> Iterator[str]:
+    """A fresh database of the benchmark's own: a SQLite file in `workdir` (or the SQLite URL
+    given), or a PostgreSQL database created on the given server and dropped afterwards (as
+    tests/conftest.py does), unless `keep`."""
+    if not database_url or database_url.startswith("sqlite"):
+        yield database_url or f"sqlite:///{workdir / f'{label}.sqlite3'}"
         return
     from sqlalchemy import create_engine, text
 
@@ -80,13 +83,14 @@ def temporary_database(database_url: str | None, workdir: Path, label: str) -> I
     try:
         yield f"{base}/{name}"
     finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": name},
+                )
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()

@@ -27,13 +27,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
+from bench import temporary_database
 from console.db import Database
 from console.migrate import upgrade
 from knowledge import indexing, query
@@ -232,26 +232,6 @@ def sentence(rng: random.Random, words: int) -> str:
 
 
 # ---------------------------------------------------------------- database
-
-
-@contextmanager
-def scratch_database(url: str | None, keep: bool) -> Iterator[str]:
-    if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="kb-bench-") as directory:
-            yield url or f"sqlite:///{directory}/kb.sqlite3"
-        return
-    admin_url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"kb_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def generate(database: Database, services: int, articles: int) -> None:
@@ -508,7 +488,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=10, help="repetitions of each query")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL scratch database")
     args = parser.parse_args()
-    with scratch_database(args.database_url, args.keep) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="kb-bench-") as directory,
+        temporary_database(args.database_url, Path(directory), "kb", keep=args.keep) as url,
+    ):
         database = Database(url)
         try:
             upgrade(database)

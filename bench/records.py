@@ -23,14 +23,14 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
+from bench import temporary_database
 from console.db import Database, utcnow
 from console.domain import consent, crypto, identity, operators, outcomes, queue, rotation
 from console.domain.consent import Method, Scope
@@ -64,27 +64,16 @@ def timed(work: Callable[[], Any], rounds: int) -> list[float]:
 
 @contextmanager
 def database(url: str | None) -> Iterator[Database]:
-    if url is None:
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database(f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        temporary_database(url, Path(tmp), "records") as scratch,
+    ):
+        db = Database(scratch)
+        try:
             upgrade(db)
             yield db
+        finally:
             db.dispose()
-        return
-    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    name = f"bench_records_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(f"{url.rpartition('/')[0]}/{name}")
-    try:
-        upgrade(db)
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def held(db: Database, cfg: QueueSettings, operator_id: int, n: int) -> list[int]:
