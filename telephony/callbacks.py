@@ -20,7 +20,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from console.domain import hooks, queue
+from console.domain import queue
 from console.domain.contacts import QUEUED, Channel, Contact, State
 from console.domain.errors import DomainError
 from telephony import twiml
@@ -430,26 +430,18 @@ def close(
     callback.closed_at = now
     callback.next_attempt_at = None
     callback.version += 1
-    erase_number(session, callback, now, rt)
+    erase_number(session, callback, now)
     log.info("callback %s closed: %s; number erased", callback.id, outcome)
 
 
-def erase_number(
-    session: Session, callback: Callback, now: dt.datetime, rt: Runtime | None = None
-) -> None:
+def erase_number(session: Session, callback: Callback, now: dt.datetime) -> None:
     from console.domain import identity
 
     if callback.consent_id is not None and callback.number_erased_at is None:
+        # It also empties SQLite's write-ahead log once the erasure commits.
         identity.erase_identity(
             session, callback.consent_id, actor_id=None, reason="callback_done", now=now
         )
-        if rt is not None:
-            database = rt.database
-
-            def scrub() -> None:
-                database.truncate_wal()
-
-            hooks.after_commit(session, scrub)
     callback.number_erased_at = callback.number_erased_at or now
 
 
