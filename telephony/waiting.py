@@ -18,10 +18,9 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from console.domain import lead_actions, queue
+from console.domain import lead_actions, queue, stats_settings
 from console.domain.contacts import QUEUED, Contact, ContactTransition, State
 from console.domain.errors import DomainError
-from console.domain.stats_settings import load_stats_settings
 from telephony import callbacks, twiml
 from telephony.hooks import inline
 from telephony.models import CallLeg, Direction, LegState
@@ -201,18 +200,17 @@ def expected_minutes(place: int, rate: float | None) -> int | None:
 def partner_line(rt: Runtime, conn: Connection, language: str) -> str | None:
     """The name of the partner line the shift lead opened for callers in `language`, if any.
     Read at most once a second per process, like the queue view."""
-    names = rt.cache.get("partner_names")
-    if names is None:  # config/wallboard.toml does not change while the process runs
-        lines = load_stats_settings(rt.settings).partner_lines
-        names = (0.0, {line.code: line.name for line in lines})
-        rt.cache["partner_names"] = names
     cached = rt.cache.get("partner_lines")
     if cached is None or time.monotonic() - cached[0] >= VIEW_SECONDS:
         with Session(bind=conn) as session:
             cached = (time.monotonic(), lead_actions.partner_lines_open(session))
         rt.cache["partner_lines"] = cached
     code = cached[1].get(language)
-    return names[1].get(code, code) if code else None
+    if code is None:
+        return None
+    # The wallboard's settings, as the process installed them (config/wallboard.toml).
+    names = {line.code: line.name for line in stats_settings.current().partner_lines}
+    return names.get(code, code)
 
 
 def wait(rt: Runtime, params: CallParams, language: str, now: dt.datetime) -> VoiceResponse:
