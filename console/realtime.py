@@ -42,6 +42,7 @@ class Fanout:
         self._stats_due = threading.Event()
         self._stopped = threading.Event()
         self._started = False
+        self._tasks: list[Any] = []
 
     def send(self, event: events.Event) -> None:
         self._queue.put(event)
@@ -52,13 +53,16 @@ class Fanout:
         if self._started:
             return
         self._started = True
-        socketio.start_background_task(self._emit_loop)
-        socketio.start_background_task(self._stats_loop)
+        self._tasks = [
+            socketio.start_background_task(self._emit_loop),
+            socketio.start_background_task(self._stats_loop),
+        ]
 
     def stop(self) -> None:
         self._stopped.set()
         self._queue.put(None)
         self._stats_due.set()
+        _join(self._tasks)
 
     def _emit_loop(self) -> None:
         while not self._stopped.is_set():
@@ -109,6 +113,7 @@ class Ticker:
         self.extra = extra or []
         self._stopped = threading.Event()
         self._started = False
+        self._tasks: list[Any] = []
 
     def tick(self) -> None:
         with self.database.transaction() as session:
@@ -119,10 +124,11 @@ class Ticker:
         if self._started:
             return
         self._started = True
-        socketio.start_background_task(self._loop)
+        self._tasks = [socketio.start_background_task(self._loop)]
 
     def stop(self) -> None:
         self._stopped.set()
+        _join(self._tasks)
 
     def _loop(self) -> None:
         while not self._stopped.wait(self.settings.queue.tick_interval):
@@ -133,6 +139,14 @@ class Ticker:
                     log.warning(
                         "tick step %s failed", getattr(work, "__name__", work), exc_info=True
                     )
+
+
+def _join(tasks: list[Any], timeout: float = 5.0) -> None:
+    """Wait for background tasks to finish what they were doing, so that nothing still reads or
+    writes the database once `stop` returns (a test empties it next; a process exits)."""
+    for task in tasks:
+        if task is not threading.current_thread() and hasattr(task, "join"):
+            task.join(timeout)
 
 
 def same_host(origin: str | None, host: str | None) -> bool:
