@@ -120,7 +120,7 @@ def test_two_processes_claim_each_contact_exactly_once(
     database: Database, settings: Settings
 ) -> None:
     # Enough contacts that the race outlasts a process's start: a claim takes a millisecond or two.
-    ops, contacts = _setup(database, settings, operators=8, count=4 * CONTACTS)
+    ops, contacts = _setup(database, settings, operators=8, count=8 * CONTACTS)
     ctx = multiprocessing.get_context("spawn")
     out: multiprocessing.Queue = ctx.Queue()  # type: ignore[type-arg]
     halves = [ops[:4], ops[4:]]
