@@ -155,7 +155,7 @@ def window_step(
             consent_id=consent.id,
             language=contact.language,
             topic=contact.topic,
-            line=rt.tset.callback.caller_id or leg.line,
+            line=twiml.line_caller_id(rt.tset, leg.line),
             window_start=window[0],
             window_end=window[1],
             state=CallbackState.SCHEDULED,

@@ -142,6 +142,6 @@ def join_queue(
         log.warning(
             "call %s could not be queued (database busy); sent to the partner line", params.call_sid
         )
-        return twiml.unavailable(rt.tset, lang)
+        return twiml.unavailable(rt.tset, lang, twiml.line_caller_id(rt.tset, params.line))
     log.info("call %s queued as contact %s", params.call_sid, contact_id)
     return twiml.enqueue(rt.tset, lang, intro="queue_entered")

@@ -59,6 +59,7 @@ def resume(rt: Runtime, session: Session, leg: CallLeg | None) -> VoiceResponse:
             contact_id=contact.id,
             operator_id=contact.operator_id,
             desk_phone=desk_phone(rt, session, contact.operator_id),
+            caller_id=twiml.line_caller_id(rt.tset, leg.line),
         )
     return twiml.goodbye(rt.tset, lang)
 
@@ -88,6 +89,7 @@ def bridge(rt: Runtime, params: CallParams, contact_id: int, now: dt.datetime) -
             contact_id=contact.id,
             operator_id=contact.operator_id,
             desk_phone=desk_phone(rt, session, contact.operator_id),
+            caller_id=twiml.line_caller_id(rt.tset, leg.line),
         )
 
 

@@ -335,6 +335,7 @@ class _Dial:
     action: str | None
     doc_url: str
     nouns: list[ET.Element]
+    caller_id: str | None = None
     child: SimulatedCall | None = None
     answered_at: float | None = None
 
@@ -516,6 +517,7 @@ class SimulatedCall:
             action=self.twilio.absolute(action, doc_url) if action else None,
             doc_url=doc_url,
             nouns=nouns,
+            caller_id=verb.get("callerId"),
         )
         self.where = "dial"
 
@@ -743,12 +745,20 @@ class SimulatedCall:
             return f"client:{(name or '').strip()}"
         return (noun.text or "").strip()
 
+    @property
+    def shown_to_dialled(self) -> str | None:
+        """The caller ID the dialled party sees: the <Dial>'s callerId, else, as Twilio does, the
+        caller's own number."""
+        if self.where != "dial" or self._dial is None:
+            return None
+        return self._dial.caller_id or self.from_
+
     def operator_answers(self) -> SimulatedCall:
         noun = self._dial_noun()
         assert self._dial is not None
         child = SimulatedCall(
             self.twilio,
-            from_=self.from_,
+            from_=self.shown_to_dialled or self.from_,
             to=self.dialled or "",
             direction="outbound-dial",
             voice_url="",

@@ -110,7 +110,7 @@ def run_warm_transfer(leg_id: int, move_legs: int) -> None:
         target = session.get(Operator, leg.transfer_to_id)
         username = target.username if target else ""
         to_id = leg.transfer_to_id
-        caller_id = rt.tset.callback.caller_id or leg.line or "client:helpline"
+        caller_id = twiml.line_caller_id(rt.tset, leg.line) or twiml.CLIENT_CALLER_ID
     desk = rt.tset.desk_phones.get(username)
     try:
         if move_legs and operator_sid:

@@ -165,13 +165,15 @@ def goodbye(tset: TelephonySettings, lang: VoiceLanguage, prompt: str = "goodbye
     return response
 
 
-def unavailable(tset: TelephonySettings, lang: VoiceLanguage) -> VoiceResponse:
+def unavailable(
+    tset: TelephonySettings, lang: VoiceLanguage, caller_id: str | None
+) -> VoiceResponse:
     """The Twilio queue refused the caller: say so and hand them to the partner line."""
     response = VoiceResponse()
     speaker = Speaker(tset, lang)
     speaker.speak(response, "unavailable")
     if tset.overflow_number:
-        response.dial(tset.overflow_number)
+        response.dial(tset.overflow_number, caller_id=caller_id)
     else:
         speaker.speak(response, "emergency")
     response.hangup()
@@ -185,8 +187,13 @@ def bridge(
     contact_id: int,
     operator_id: int,
     desk_phone: str | None,
+    caller_id: str | None,
 ) -> VoiceResponse:
-    """Ring the operator who accepted: their browser (Voice SDK identity) or their desk phone."""
+    """Ring the operator who accepted: their browser (Voice SDK identity) or their desk phone.
+
+    The operator's phone or browser is shown the line's number, never the caller's, which
+    Twilio would otherwise pass on.
+    """
     response = VoiceResponse()
     Speaker(tset, lang).speak(response, "connecting")
     dial = Dial(
@@ -194,6 +201,7 @@ def bridge(
         method="POST",
         timeout=tset.dial_timeout,
         answer_on_bridge=True,
+        caller_id=caller_id or (None if desk_phone else CLIENT_CALLER_ID),
     )
     status = path("operator-leg", c=contact_id)
     if desk_phone:
@@ -213,6 +221,17 @@ def bridge(
         client.parameter(name="contact_id", value=str(contact_id))
     response.append(dial)
     return response
+
+
+# What a browser operator is shown when the line's own number is unknown (Twilio accepts any
+# client name as the caller ID of a <Client> dial).
+CLIENT_CALLER_ID = "client:helpline"
+
+
+def line_caller_id(tset: TelephonySettings, line: str | None) -> str | None:
+    """The caller ID of every call the line places or passes on: the configured number, else the
+    number the caller dialled. Without one, Twilio would show the caller's own number."""
+    return tset.callback.caller_id or line
 
 
 def client_identity(operator_id: int) -> str:
@@ -294,7 +313,7 @@ def fallback(tset: TelephonySettings) -> VoiceResponse:
     for language in tset.languages:
         Speaker(tset, language).speak(response, "fallback")
     if tset.overflow_number:
-        response.dial(tset.overflow_number)
+        response.dial(tset.overflow_number, caller_id=tset.callback.caller_id)
     speaker.speak(response, "emergency")
     response.hangup()
     return response

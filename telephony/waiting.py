@@ -312,6 +312,6 @@ def queue_result(rt: Runtime, params: CallParams, now: dt.datetime) -> VoiceResp
         if result in ("queue-full", "error", "system-error"):
             log.warning("call %s could not wait in the queue (%s)", params.call_sid, result)
             end_waiting(rt, session, contact, now, reason="queue_error")
-            return twiml.unavailable(rt.tset, lang)
+            return twiml.unavailable(rt.tset, lang, twiml.line_caller_id(rt.tset, leg.line))
     # redirected, bridged, …: another document already has the call.
     return twiml.empty()

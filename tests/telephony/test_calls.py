@@ -228,6 +228,8 @@ def test_answered_call_is_bridged_to_the_operator_and_ends_with_the_status_callb
     assert call.wait_in_queue(timeout=5)
     assert call.where == "dial"
     assert call.dialled == f"client:operator_{ana}"
+    # The operator's browser is shown the number the caller dialled, never the caller's.
+    assert call.shown_to_dialled == twilio.line != "+32470111222"
     assert call.heard[-1] == "Connecting you now."
     assert _leg(database, call.sid).state == "ringing"
 
@@ -340,6 +342,8 @@ def test_desk_phone_operators_are_bridged_to_their_number(
             queue.claim(session, _contact(database, call.sid).id, desk)
         call.wait_in_queue(timeout=5)
         assert call.dialled == "+3225550199"
+        # A desk phone keeps a call log: it is shown the line's number, not the caller's.
+        assert call.shown_to_dialled == twilio.line
         client = app.test_client()
         login(client, "desk")
         assert client.get("/api/voice/token").get_json()["mode"] == "desk_phone"

@@ -222,3 +222,19 @@ def test_the_fallback_document_is_served_as_a_static_file(voice_app: Any) -> Non
     response = voice_app.test_client().get("/voice/static/fallback.xml")
     assert response.status_code == 200
     assert response.get_data(as_text=True) == FALLBACK.read_text(encoding="utf-8")
+
+
+def test_partner_line_dials_show_the_line_not_the_caller(tmp_path: Path) -> None:
+    """Twilio passes the caller's number on to whoever a <Dial> rings, unless callerId is set."""
+    import dataclasses
+
+    tset = load_telephony_settings(load_settings(mode="test", env={}, instance_dir=tmp_path))
+    lang = tset.default_language
+    refused = str(twiml.unavailable(tset, lang, twiml.line_caller_id(tset, "+3225550100")))
+    assert '<Dial callerId="+3225550100">+441632960000</Dial>' in refused
+
+    configured = dataclasses.replace(
+        tset, callback=dataclasses.replace(tset.callback, caller_id="+3225550111")
+    )
+    assert twiml.line_caller_id(configured, "+3225550100") == "+3225550111"
+    assert '<Dial callerId="+3225550111">+441632960000</Dial>' in str(twiml.fallback(configured))
