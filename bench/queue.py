@@ -494,11 +494,15 @@ class RedisTap:
     in this one, it would wait for the event loop busy with 300 clients and stamp late.
     perf_counter is CLOCK_MONOTONIC on Linux, the same clock in every process."""
 
-    def __init__(self, url: str, channel: str, out: Path, watchdog: Watchdog) -> None:
+    def __init__(
+        self, url: str, channel: str, out: Path, watchdog: Watchdog, secret_key: str = ""
+    ) -> None:
+        """`secret_key`: the line's, to open the app's sealed messages (console.sealed_queue)."""
         command = [sys.executable, "-m", "bench.queue", "--redis-tap", str(out)]
         command += ["--redis-url", url, "--channel", channel]
         self.out = out
-        self._server = server_process(command, {}, self._ready, out.with_suffix(".log"), watchdog)
+        env = {"HELPLINE_SECRET_KEY": secret_key} if secret_key else {}
+        self._server = server_process(command, env, self._ready, out.with_suffix(".log"), watchdog)
         self.seen: dict[str, float] = {}
         self._offset = 0
 
@@ -531,6 +535,12 @@ def tap_redis(url: str, channel: str, out: Path) -> None:
     pubsub = redis.Redis.from_url(url).pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(channel)
     refs = re.compile(rb"\b[0-9A-F]{12}\b")
+    secret_key = os.environ.get("HELPLINE_SECRET_KEY")
+    opener = None
+    if secret_key:
+        from console.sealed_queue import SealedJSON
+
+        opener = SealedJSON(secret_key)
     with out.open("w") as fh:
         fh.write("ready\n")
         fh.flush()
@@ -538,6 +548,8 @@ def tap_redis(url: str, channel: str, out: Path) -> None:
             stamp = time.perf_counter()
             data = message.get("data")
             if isinstance(data, bytes):
+                if opener is not None:
+                    data = json.dumps(opener.loads(data)).encode()
                 found = " ".join(sorted({m.decode() for m in refs.findall(data)}))
                 fh.write(f"{stamp:.6f} {found}\n")
                 fh.flush()
@@ -903,7 +915,13 @@ def app_side(
                 return str(body["contact"]["ref"])
 
         tap = stack.enter_context(
-            RedisTap(redis_url, socketio_channel(redis_url), workdir / "tap-app.txt", watchdog)
+            RedisTap(
+                redis_url,
+                socketio_channel(redis_url),
+                workdir / "tap-app.txt",
+                watchdog,
+                secret_key=env["HELPLINE_SECRET_KEY"],
+            )
         )
         targets = [(bases[i % 2], cookie) for i, cookie in enumerate(logins)]
         yield Side("app", list(targets), post, tap)

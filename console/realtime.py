@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-import socketio as socketio_lib
 from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import join_room
@@ -24,6 +23,7 @@ from flask_socketio import join_room
 from console.db import Database
 from console.domain import events, live_stats, queue
 from console.extensions import socketio
+from console.sealed_queue import SealedRedisManager
 from console.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class OriginPolicy:
         return same_host(origin, environ.get("HTTP_HOST")) or origin.lower() in self.extra
 
 
-class ResyncingRedisManager(socketio_lib.RedisManager):  # type: ignore[misc]
+class ResyncingRedisManager(SealedRedisManager):
     """Socket.IO's Redis message queue, telling this process's consoles to resync after an outage.
 
     While Redis is down, events this process publishes are dropped (the database keeps the truth).
@@ -218,7 +218,9 @@ def init_app(
         kwargs["message_queue"] = settings.redis_url
         kwargs["channel"] = settings.socketio_channel
         kwargs["client_manager"] = ResyncingRedisManager(
-            settings.redis_url, channel=settings.socketio_channel
+            settings.redis_url,
+            channel=settings.socketio_channel,
+            secret_key=settings.secret_key,
         )
     socketio.init_app(app, **kwargs)
     fanout = Fanout(settings, database)

@@ -17,6 +17,7 @@ from console.domain import events
 from console.jobs.context import set_context
 from console.jobs.periodic import PERIODIC_JOBS
 from console.jobs.runner import QUEUE_NAME
+from console.sealed_queue import SealedRedisManager
 from console.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,15 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
     from flask_socketio import SocketIO
 
     # Write-only: the worker emits to consoles through the message queue, with no app.
-    emitter = SocketIO(message_queue=settings.redis_url, channel=settings.socketio_channel)
+    emitter = SocketIO(
+        message_queue=settings.redis_url,
+        client_manager=SealedRedisManager(
+            settings.redis_url,
+            channel=settings.socketio_channel,
+            secret_key=settings.secret_key,
+            write_only=True,
+        ),
+    )
 
     def send(event: events.Event) -> None:
         emitter.emit(event.type, event.payload, to=event.room, namespace=event.namespace)

@@ -3,6 +3,7 @@ connected to process B, and the routing tick of either may offer it."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -13,6 +14,7 @@ import pytest
 import redis
 
 from console.db import Database
+from console.sealed_queue import SealedJSON
 from console.settings import socketio_channel
 from tests.support import http_login, live_server, make_operator, socket_client
 
@@ -26,10 +28,11 @@ def test_contact_enqueued_on_a_appears_on_b(
         pytest.skip("needs a database file shared by processes")
     make_operator(database, "ana", presence=None)
     make_operator(database, "lea", role="shift_lead", presence=None)
+    secret = secrets.token_urlsafe(32)
     env = {
         "HELPLINE_DATABASE_URL": database.url,
         "HELPLINE_REDIS_URL": redis_url,
-        "HELPLINE_SECRET_KEY": secrets.token_urlsafe(32),
+        "HELPLINE_SECRET_KEY": secret,
     }
     with (
         live_server(env, log_path=tmp_path / "a.log") as server_a,
@@ -60,14 +63,19 @@ def test_contact_enqueued_on_a_appears_on_b(
             contact_id = response.json()["contact"]["id"]
             assert arrived.wait(5), "process B's console never saw the contact"
             assert [c["id"] for c in received] == [contact_id]
-            ref = response.json()["contact"]["ref"].encode()
+            ref = response.json()["contact"]["ref"]
+            # On Redis the event is sealed: its ref shows only once opened with the line's key.
+            sealed = SealedJSON(secret)
             heard: list[bytes] = []
+            opened: list[str] = []
             deadline = time.monotonic() + 5
-            while not any(ref in data for data in heard) and time.monotonic() < deadline:
+            while not any(ref in text for text in opened) and time.monotonic() < deadline:
                 message = tap.get_message(timeout=0.5)
                 if message:
                     heard.append(message["data"])
-            assert any(ref in data for data in heard), heard[:3]
+                    opened.append(json.dumps(sealed.loads(message["data"])))
+            assert any(ref in text for text in opened), opened[:3]
+            assert not any(ref.encode() in data for data in heard), heard[:3]
             # B's console can act on it: the database is the one truth behind both processes.
             snapshot = operator_http.get(f"{server_b}/api/queue", timeout=5).json()
             assert [c["id"] for c in snapshot["waiting"]] == [contact_id]

@@ -32,6 +32,7 @@ from console.domain.contacts import Contact
 from console.domain.hours import load_hours
 from console.domain.identity import IdentityValue
 from console.jobs.runner import QUEUE_NAME
+from console.sealed_queue import SealedJSON
 from console.settings import load_settings, socketio_channel
 from telephony import runtime
 from telephony.models import Callback
@@ -65,7 +66,8 @@ def audited_app(
 class RedisChannel:
     """Everything published on Socket.IO's Redis channel while the flows run."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: str) -> None:
+        self.sealed = SealedJSON(secret_key)
         self.client = redis.Redis.from_url(url)
         self.pubsub = self.client.pubsub()
         self.pubsub.subscribe(socketio_channel(url))
@@ -159,7 +161,9 @@ def _assert_nowhere(
     leaks = [v[:80] for v in _redis_dump(redis_url) if _found(v)]
     assert leaks == [], "the number is in Redis"
     assert channel.messages, "the tap heard no live event: it listens on the wrong channel"
-    assert [m[:80] for m in channel.messages if _found(m)] == [], "the number went to consoles"
+    # Sealed on Redis; opened, they are what consoles receive.
+    opened = [json.dumps(channel.sealed.loads(m)) for m in channel.messages]
+    assert [m[:80] for m in opened if _found(m)] == [], "the number went to consoles"
     logged = "\n".join(
         f"{r.name} {r.getMessage()} {r.exc_text or ''} {json.dumps(r.args, default=str)}"
         for r in caplog.records
@@ -176,7 +180,7 @@ def test_the_planted_number_is_nowhere_after_every_flow(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    channel = RedisChannel(redis_url)
+    channel = RedisChannel(redis_url, audited_app.config["SECRET_KEY"])
     twilio = install(audited_app)
     rt = runtime.get()
     ana = make_operator(database, "ana", languages=["nl", "fr", "en", "ar"])
