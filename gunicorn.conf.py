@@ -26,6 +26,8 @@ timeout = 30
 # Our own access log names the route pattern only; gunicorn's would write client addresses.
 accesslog = None
 errorlog = "-"
+# gunicorn's own error lines name the client's address and quote what it sent: redacted.
+logger_class = "console.gunicorn_logging.AnonymousLogger"
 
 
 def on_starting(server: Any) -> None:
