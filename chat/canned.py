@@ -18,7 +18,7 @@ from chat.settings import ChatSettings
 from console.db import utcnow
 from console.domain.errors import ValidationFailed
 
-_KEY = re.compile(r"^[a-z0-9_]{1,64}$")
+_KEY = re.compile(r"^[a-z0-9_]{1,64}\Z")
 TEXT_MAX = 2000
 
 

@@ -30,7 +30,7 @@ from console.settings import QueueSettings
 
 VISITOR = "visitor"
 OPERATOR = "operator"
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}\Z")
 
 
 def new_token() -> str:
@@ -46,7 +46,7 @@ def room(conversation: Conversation) -> str:
 
 
 def by_token(session: Session, token: Any) -> Conversation | None:
-    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+    if not isinstance(token, str) or not 20 <= len(token) <= 100 or not token.isascii():
         return None
     return session.scalar(select(Conversation).where(Conversation.token_hash == hash_token(token)))
 
@@ -124,6 +124,10 @@ def check_text(text: Any, max_length: int) -> str:
         raise ValidationFailed("text: write something first")
     if len(text) > max_length:
         raise ValidationFailed(f"text: at most {max_length} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, which JSON admits as \ud800
+        raise ValidationFailed("text: holds a character that is not valid Unicode") from exc
     return text.replace("\x00", "")
 
 
@@ -297,7 +301,12 @@ def mark_delivered(
 ) -> list[int]:
     """The reader's client has the other side's messages `seqs`; tell the other side."""
     now = now or utcnow()
-    if not isinstance(seqs, list) or not all(isinstance(s, int) for s in seqs) or len(seqs) > 500:
+    # type() is int: a bool is an int too; and within an INTEGER column's range.
+    if (
+        not isinstance(seqs, list)
+        or len(seqs) > 500
+        or not all(type(s) is int and 0 < s < 2**31 for s in seqs)
+    ):
         raise ValidationFailed("seqs: a list of message numbers")
     if not seqs:
         return []
@@ -510,7 +519,7 @@ def _check_answers(answers: Any, questions: tuple[SurveyQuestion, ...]) -> dict[
             raise ValidationFailed(f"answers: unknown question {str(key)[:32]!r}")
         if value in (None, ""):
             continue
-        if value not in known[key]:
+        if not isinstance(value, str) or value not in known[key]:
             raise ValidationFailed(f"answers: {key} takes one of {', '.join(sorted(known[key]))}")
         result[key] = str(value)
     return result

@@ -15,6 +15,7 @@ from console.extensions import csrf, login_manager
 from console.jobs.context import set_context
 from console.jobs.runner import JobRunner
 from console.settings import Settings
+from console.web import inputs
 
 access_log = logging.getLogger("helpline.access")
 
@@ -30,6 +31,7 @@ CSP = (
 
 def create_app(settings: Settings, database: Database | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = inputs.BoundedInt  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         HELPLINE_SETTINGS=settings,

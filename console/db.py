@@ -96,6 +96,8 @@ def make_engine(
     pysqlite defers BEGIN, so two transactions that read and then write can both hold a read lock
     and fail on upgrade; writers that take the write lock at BEGIN queue on busy_timeout instead.
     """
+    # An error's text reaches the log: it must not carry the values a statement was given.
+    kwargs.setdefault("hide_parameters", True)
     if not url.startswith("sqlite"):
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)

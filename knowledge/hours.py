@@ -40,8 +40,8 @@ WEEKDAYS = {
     "SA": rrule.SA,
     "SU": rrule.SU,
 }
-_BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)$")
-_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_BYDAY = re.compile(r"^([+-]?\d{1,2})?(MO|TU|WE|TH|FR|SA|SU)\Z")
+_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\Z")
 _END_OF_DAY = {dt.time(23, 59), dt.time(23, 59, 59)}
 # Fields copied into the search card: everything "open now" and the summary need.
 SCHEDULE_FIELDS = (

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from console.domain.errors import ValidationFailed
 from telephony.privacy import Caller, MalformedCaller, classify
 
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_DIGITS = re.compile(r"^[0-9*#]{0,32}$")
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}\Z")
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
+_DIGITS = re.compile(r"^[0-9*#]{0,32}\Z")
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ WITHHELD_NUMBERS = frozenset({"+266696687", "+7378742833", "+86282452253", "+256
 WITHHELD_WORDS = frozenset(
     {"", "anonymous", "restricted", "unknown", "unavailable", "private", "blocked", "withheld"}
 )
-_NUMBER = re.compile(r"^\+?[0-9]{2,20}$")
+_NUMBER = re.compile(r"^\+?[0-9]{2,20}\Z")
 _BLOCK_LABEL = b"helpline/telephony/block-key/v1"
 
 

@@ -51,7 +51,7 @@ PROMPTS = (
     "callback_wait",
     "fallback",
 )
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
 
 
 @dataclass(frozen=True)

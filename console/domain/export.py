@@ -24,6 +24,7 @@ from console.domain import audit, permissions
 from console.domain.contacts import Channel
 from console.domain.errors import ValidationFailed
 from console.domain.outcomes import Outcome
+from console.domain.periods import parse_day
 from console.domain.taxonomy import Taxonomy, _directory_service
 
 Period = Literal["month", "quarter", "year"]
@@ -199,10 +200,7 @@ def funders_csv(
 
 
 def parse_date(value: Any, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise ValidationFailed(f"{name}: a date as YYYY-MM-DD") from exc
+    return parse_day(str(value), name)
 
 
 def all_cells(csv_text: str) -> Iterable[dict[str, str]]:

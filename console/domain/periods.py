@@ -12,9 +12,28 @@ from collections.abc import Iterator
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from console.domain.errors import ValidationFailed
+
 Grain = Literal["hour", "day", "week", "month"]
 GRAINS: tuple[Grain, ...] = ("hour", "day", "week", "month")
 _MS = dt.timedelta(milliseconds=1)
+
+
+# Dates a report or export may name: the calendar's edges (year 1 or 9999) overflow as soon as a
+# period is stepped past them or shifted to UTC.
+FIRST_DAY = dt.date(2000, 1, 1)
+LAST_DAY = dt.date(2199, 12, 31)
+
+
+def parse_day(text: str, name: str) -> dt.date:
+    """A date as YYYY-MM-DD within FIRST_DAY..LAST_DAY, or ValidationFailed naming `name`."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValidationFailed(f"{name}: a date as YYYY-MM-DD") from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValidationFailed(f"{name}: a date from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 def ms_between(start: dt.datetime, end: dt.datetime) -> int:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from console.domain import metrics
 from console.domain.errors import ValidationFailed
 from console.domain.metrics import CONTACT_COUNTERS, Totals
-from console.domain.periods import Grain, label, local_midnight, next_start, periods
+from console.domain.periods import Grain, label, local_midnight, next_start, parse_day, periods
 from console.domain.rollups import ALL, DIMENSIONS, Rollup, Staffing
 from console.domain.stats_settings import StatsSettings
 
@@ -280,10 +280,7 @@ def _safe(cell: str) -> str:
 def parse_date(text: str | None, default: dt.date, name: str) -> dt.date:
     if not text:
         return default
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise ValidationFailed(f"{name}: a date as YYYY-MM-DD") from exc
+    return parse_day(text, name)
 
 
 def default_range(axis: str, today: dt.date) -> tuple[dt.date, dt.date]:

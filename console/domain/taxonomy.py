@@ -43,8 +43,8 @@ DETAIL_KEYS = (
 REQUIRABLE = frozenset(
     {"caller_role", "victimisation", "needs", "heard_from", "triage_track", "information_given"}
 )
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$")
-_CODE = re.compile(r"^[a-z0-9_]{1,32}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}\Z")
+_CODE = re.compile(r"^[a-z0-9_]{1,32}\Z")
 MAX_ITEMS = 50
 COUNTRIES: dict[str, str] = {c.alpha_2: c.name for c in pycountry.countries}
 

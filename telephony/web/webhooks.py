@@ -29,7 +29,7 @@ bp = Blueprint(
 )
 csrf.exempt(bp)
 
-_CODE = re.compile(r"^[A-Za-z0-9-]{1,16}$")
+_CODE = re.compile(r"^[A-Za-z0-9-]{1,16}\Z")
 
 
 def _twiml(document: VoiceResponse | str) -> Response:
@@ -42,7 +42,8 @@ def _no_content() -> Response:
 
 def _int_arg(name: str) -> int:
     value = request.args.get(name, "")
-    if not value.isdigit() or len(value) > 12:
+    # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
+    if not re.fullmatch(r"[0-9]{1,9}", value):
         raise ValidationFailed(f"{name}: expected a whole number in the URL")
     return int(value)
 

@@ -179,3 +179,22 @@ def test_an_operator_cannot_touch_a_colleagues_chat(app: Flask, database: Databa
     ana.send(contact_id, "hello", "a1")
     visitor.wait_for("chat.widget.message")
     assert not [e for e in ben.drain() if e["name"].startswith("chat.")]
+
+
+def test_malformed_visitor_payloads_get_a_named_error_not_an_internal_one(
+    app: Flask, database: Database
+) -> None:
+    visitor = Visitor(app)
+    token = visitor.start()["token"]
+    contact_id = chat_contact_id(database, token)
+    Operator(app, database, "ana").accept(contact_id)
+    assert visitor.say("\ud800", "lone")["error"] == "validation_failed"
+    for seqs in ([True], [-1], [2**40], ["1"]):
+        assert visitor.emit("delivered", {"seqs": seqs})["error"] == "validation_failed", seqs
+    assert visitor.emit("resume", {"token": "\ud800" * 30})["error"] == "expired"
+    assert visitor.emit("leave")["survey"] is True
+    for answer in ([], {"a": 1}, 3):
+        reply = visitor.emit("survey", {"answers": {"helped": answer}})
+        assert reply["error"] == "validation_failed", answer
+    with database.transaction(write=False) as s:
+        assert s.scalars(select(Message.seq)).all() == []  # nothing was stored

@@ -232,3 +232,19 @@ def test_proxy_fix_rebuilds_the_url_when_no_public_base_is_set(
         assert response.status_code == 200
     finally:
         shutdown(app)
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "1\n", "99999999999999"])
+def test_a_signed_webhook_with_a_bad_number_in_its_url_gets_a_clear_400(
+    client: Any, counts: Callable[[], Any], value: str
+) -> None:
+    """Twilio signs the URL we gave it, but a forged or mangled one can still be signed by
+    someone with the token: "²" passes str.isdigit() and fails int()."""
+    from urllib.parse import quote
+
+    params = _params()
+    path = f"/voice/bridge?c={quote(value)}"
+    response = _post(client, path, params, _sign(f"{PUBLIC_BASE}{path}", params))
+    assert response.status_code == 400
+    assert response.get_data(as_text=True).startswith("Bad request: ")
+    assert counts() == (0, 0)

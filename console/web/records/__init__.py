@@ -209,9 +209,8 @@ def grant_consent(contact_id: int) -> ResponseReturnValue:
         method = consent.Method(inputs.text(data, "method", max_len=32) or "")
     except ValueError as exc:
         raise ValidationFailed("scope and method: choose from the lists") from exc
-    days = inputs.integer(data, "days", required=False) or consent.max_days(scope)
-    if days < 1:
-        raise ValidationFailed("days: at least 1")
+    longest = consent.max_days(scope)
+    days = inputs.integer(data, "days", required=False, minimum=1, maximum=longest) or longest
     case_id = None
     if scope == consent.Scope.CASE_FOLLOW_UP:
         case_id = cases.open_case(session, contact_id, operator_id=current_user.operator_id).id
@@ -306,7 +305,7 @@ def open_case(contact_id: int) -> ResponseReturnValue:
 @roles(*ADMINS)
 def audit_page() -> ResponseReturnValue:
     session = database.session()
-    before = request.args.get("before", type=int)
+    before = inputs.query_integer("before")
     action = request.args.get("action") or None
     items = audit.recent(session, limit=200, before_id=before, action=action)
     return render_template(
@@ -325,8 +324,8 @@ def audit_api() -> ResponseReturnValue:
     session = database.session()
     items = audit.recent(
         session,
-        limit=request.args.get("limit", 200, type=int),
-        before_id=request.args.get("before", type=int),
+        limit=inputs.query_integer("limit", 200, minimum=1, maximum=1000) or 200,
+        before_id=inputs.query_integer("before"),
         action=request.args.get("action") or None,
     )
     return jsonify(events=[e.to_public() for e in items])
