@@ -19,6 +19,7 @@ from console.db import Base, intpk, str32, timestamp, utcnow
 from console.domain import audit
 from console.domain.contacts import Channel, get_contact
 from console.domain.errors import DomainError, NotFound, ValidationFailed
+from console.domain.notes import refuse_contact_data
 
 
 class Scope(enum.StrEnum):
@@ -155,6 +156,10 @@ def grant(
         organisation = organisation.strip() or None
         if organisation is not None and len(organisation) > 200:
             raise ValidationFailed("organisation: at most 200 characters")
+        if organisation is not None:
+            # A service's name, kept in clear for as long as the consent: never a way to reach
+            # someone.
+            refuse_contact_data(organisation, "organisation")
     if scope == Scope.REFERRAL and organisation is None:
         raise ValidationFailed("organisation: a referral consent names the organisation")
     channel = None

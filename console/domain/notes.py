@@ -47,11 +47,16 @@ def check_note(note: str | None) -> str | None:
         return None
     if len(note) > NOTE_MAX:
         raise ValidationFailed(f"note: at most {NOTE_MAX} characters")
-    if _PHONE.search(note):
-        raise ValidationFailed(f"note: it looks like it holds a phone number. {REMINDER}")
-    if _EMAIL.search(note):
-        raise ValidationFailed(f"note: it looks like it holds an e-mail address. {REMINDER}")
+    refuse_contact_data(note, "note")
     return note
+
+
+def refuse_contact_data(text: str, field: str) -> None:
+    """Free text an operator types is kept without a consent: it may not hold contact data."""
+    if _PHONE.search(text):
+        raise ValidationFailed(f"{field}: it looks like it holds a phone number. {REMINDER}")
+    if _EMAIL.search(text):
+        raise ValidationFailed(f"{field}: it looks like it holds an e-mail address. {REMINDER}")
 
 
 def keep(

@@ -327,3 +327,16 @@ def test_grant_keeps_expiry_within_policy_and_checks_method_and_organisation(
             operator_id=ana,
             expires_at=now - dt.timedelta(seconds=1),
         )
+
+
+@pytest.mark.parametrize(
+    ("organisation", "named"),
+    [("Dr Quix, 0491 55 66 77", "phone number"), ("quix@example.org", "e-mail address")],
+)
+def test_a_referral_consent_names_a_service_not_a_way_to_reach_someone(
+    database: Database, settings: Settings, ana: int, organisation: str, named: str
+) -> None:
+    call = held_contact(database, settings, ana)
+    with pytest.raises(ValidationFailed, match=f"organisation: .*{named}"):
+        _grant(database, call, ana, Scope.REFERRAL, organisation=organisation)
+    assert _grant(database, call, ana, Scope.REFERRAL, organisation="CAW Oost-Brabant") > 0
