@@ -38,10 +38,14 @@ def client_address(request: Request, proxy_count: int) -> str:
     return str(request.environ.get("REMOTE_ADDR", ""))
 
 
+_LABEL = b"helpline visitor pseudonym key "
+
+
 class Pseudonyms:
-    def __init__(self, database: Database, rotation_seconds: float) -> None:
+    def __init__(self, database: Database, rotation_seconds: float, secret_key: str) -> None:
         self.database = database
         self.rotation_seconds = rotation_seconds
+        self._secret = secret_key.encode("utf-8")
         self._keys: dict[int, bytes] = {}
         self._lock = threading.Lock()
 
@@ -65,7 +69,7 @@ class Pseudonyms:
                     session.rollback()
                     row = session.get(PseudonymKey, epoch)
                     assert row is not None
-            key = bytes.fromhex(row.secret)
+            key = self._peppered(row.secret)
         with self._lock:
             self._keys = {e: k for e, k in self._keys.items() if e >= epoch - 1}
             self._keys[epoch] = key
@@ -77,7 +81,13 @@ class Pseudonyms:
         if cached is not None:
             return cached
         row = session.get(PseudonymKey, epoch)
-        return bytes.fromhex(row.secret) if row is not None else None
+        return self._peppered(row.secret) if row is not None else None
+
+    def _peppered(self, stored: str) -> bytes:
+        """The period's HMAC key: the random half in the database and the secret key, which is
+        never there. Every IPv4 address can be tried within a period, so a copy of the database
+        must not hold all it takes."""
+        return hmac.new(self._secret, _LABEL + bytes.fromhex(stored), hashlib.sha256).digest()
 
     def of(self, address: str, now: dt.datetime | None = None) -> str:
         """The address's pseudonym under the current period's key."""

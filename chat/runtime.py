@@ -40,7 +40,7 @@ def build(settings: Settings, database: Database, chat: ChatSettings | None = No
         chat=chat,
         database=database,
         limiter=make_limiter(settings.redis_url),
-        pseudonyms=Pseudonyms(database, chat.rotation_seconds),
+        pseudonyms=Pseudonyms(database, chat.rotation_seconds, settings.secret_key),
         hours=load_hours(settings.hours_path, settings.timezone),
     )
 

@@ -104,7 +104,7 @@ def join_queue(
         # Twilio retried, or the call came through the menu twice: one call, one contact.
         return twiml.enqueue(rt.tset, lang, intro=None)
     day = privacy.local_day(now, rt.tz)
-    digest = privacy.caller_hash(rt.database, caller, day)
+    digest = privacy.caller_hash(rt.database, caller, day, rt.tset.secret_key)
     leg = {
         "call_sid": params.call_sid,
         "direction": Direction.INBOUND.value,

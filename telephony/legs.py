@@ -230,7 +230,7 @@ def status(rt: Runtime, params: CallParams, now: dt.datetime) -> None:
     if params.get("CallStatus") not in FINAL_STATUS:
         return
     day = privacy.local_day(now, rt.tz)
-    digest = privacy.caller_hash(rt.database, params.caller, day)
+    digest = privacy.caller_hash(rt.database, params.caller, day, rt.tset.secret_key)
     with rt.database.transaction() as session:
         inline(session)
         leg = leg_of(session, params.call_sid)

@@ -80,6 +80,18 @@ def _mac(key: bytes, number: str) -> str:
     return hmac.new(key, number.encode("ascii"), hashlib.sha256).hexdigest()
 
 
+_DAY_LABEL = b"helpline repeat-call key of the day "
+
+
+def day_key(secret_key: str, stored: str) -> bytes:
+    """The day's HMAC key: its random half is in the database, the other is the secret key,
+    which never is. A copy of the database alone cannot then be searched for a number, as all
+    of a country's numbers could be hashed under a key found beside the hashes."""
+    return hmac.new(
+        secret_key.encode("utf-8"), _DAY_LABEL + bytes.fromhex(stored), hashlib.sha256
+    ).digest()
+
+
 class DayKeys:
     """The day's random key, created on first use, cached per process for that day only."""
 
@@ -87,7 +99,7 @@ class DayKeys:
         self._lock = threading.Lock()
         self._cached: tuple[str, bytes] | None = None
 
-    def key(self, database: Database, day: str) -> bytes:
+    def key(self, database: Database, day: str, secret_key: str) -> bytes:
         """The day's key; made on the day's first call, in its own tiny transaction, so the
         callers' own write transactions never wait on it."""
         with self._lock:
@@ -105,7 +117,7 @@ class DayKeys:
                 )
                 secret = session.scalar(select(HashKey.secret).where(HashKey.day == day))
         assert secret is not None
-        key = bytes.fromhex(secret)
+        key = day_key(secret_key, secret)
         with self._lock:
             self._cached = (day, key)
         return key
@@ -122,10 +134,10 @@ def local_day(now: dt.datetime, tz: dt.tzinfo) -> str:
     return now.astimezone(tz).date().isoformat()
 
 
-def caller_hash(database: Database, caller: Caller, day: str) -> str | None:
+def caller_hash(database: Database, caller: Caller, day: str, secret_key: str) -> str | None:
     if caller.number is None:
         return None
-    return _mac(day_keys.key(database, day), caller.number)
+    return _mac(day_keys.key(database, day, secret_key), caller.number)
 
 
 def block_key(secret_key: str) -> bytes:

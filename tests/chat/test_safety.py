@@ -113,7 +113,7 @@ def test_an_operator_blocks_a_disruptive_visitor_by_pseudonym(
 
 
 def test_a_block_follows_the_visitor_across_a_key_rotation(database: Database) -> None:
-    pseudonyms = Pseudonyms(database, rotation_seconds=3600)
+    pseudonyms = Pseudonyms(database, rotation_seconds=3600, secret_key="the line's secret")
     day1 = dt.datetime(2026, 3, 1, 10, 30, tzinfo=dt.UTC)
     day1_next = day1 + dt.timedelta(hours=1)
     first = pseudonyms.of("192.0.2.9", day1)

@@ -22,6 +22,8 @@ from telephony.settings import load_telephony_settings
 from telephony.speech import Speaker
 from tests.telephony.conftest import ROOT, write_hours
 
+SECRET = "the line's secret key"
+
 
 @pytest.mark.parametrize(
     "raw",
@@ -84,13 +86,15 @@ def test_the_repeat_hash_changes_with_the_day_and_old_keys_and_hashes_are_droppe
     database: Database,
 ) -> None:
     caller = privacy.classify("+32470123456")
-    monday = privacy.caller_hash(database, caller, "2026-11-23")
-    assert monday == privacy.caller_hash(database, caller, "2026-11-23")
+    monday = privacy.caller_hash(database, caller, "2026-11-23", SECRET)
+    assert monday == privacy.caller_hash(database, caller, "2026-11-23", SECRET)
     privacy.day_keys.forget()
-    assert monday == privacy.caller_hash(database, caller, "2026-11-23")  # same day, same key
-    tuesday = privacy.caller_hash(database, caller, "2026-11-24")
+    # The same day, the same key:
+    assert monday == privacy.caller_hash(database, caller, "2026-11-23", SECRET)
+    tuesday = privacy.caller_hash(database, caller, "2026-11-24", SECRET)
     assert tuesday != monday
-    assert privacy.caller_hash(database, privacy.classify("+32470999999"), "2026-11-24") != tuesday
+    other = privacy.classify("+32470999999")
+    assert privacy.caller_hash(database, other, "2026-11-24", SECRET) != tuesday
     with database.transaction() as session:
         session.add(CallLeg(call_sid="CA" + "1" * 32, caller_hash=monday, hash_day="2026-11-23"))
         session.add(CallLeg(call_sid="CA" + "2" * 32, caller_hash=tuesday, hash_day="2026-11-24"))
@@ -105,9 +109,26 @@ def test_the_repeat_hash_changes_with_the_day_and_old_keys_and_hashes_are_droppe
     assert database.truncate_wal()
 
 
+def test_the_days_key_in_the_database_cannot_reproduce_a_hash_alone(database: Database) -> None:
+    """All of a country's mobile numbers can be hashed in minutes: the key beside the hashes
+    must not be enough."""
+    import hashlib
+    import hmac
+
+    caller = privacy.classify("+32470123456")
+    digest = privacy.caller_hash(database, caller, "2026-11-23", SECRET)
+    with database.transaction(write=False) as session:
+        stored = session.scalar(select(HashKey.secret).where(HashKey.day == "2026-11-23"))
+    assert stored is not None
+    from_stored = hmac.new(bytes.fromhex(stored), b"+32470123456", hashlib.sha256).hexdigest()
+    assert digest != from_stored
+    privacy.day_keys.forget()
+    assert privacy.caller_hash(database, caller, "2026-11-23", "another secret") != digest
+
+
 def test_the_block_hash_uses_its_own_key(database: Database) -> None:
     caller = privacy.classify("+32470123456")
-    day = privacy.caller_hash(database, caller, "2026-11-23")
+    day = privacy.caller_hash(database, caller, "2026-11-23", SECRET)
     block = privacy.block_hash("a" * 32, caller)
     assert block is not None
     assert block != day
