@@ -28,6 +28,7 @@ def init_app(
     """Blueprints, the visitors' socket namespace, hooks, jobs and the console panel."""
     from chat import events, hooks, jobs, runtime, socket, visitor
     from chat import operator as operator_views
+    from console.domain import retention
     from console.extensions import csrf
     from console.web.panels import ConsolePanel, register_panel
 
@@ -37,6 +38,7 @@ def init_app(
     hooks.register()
     _register_encrypted_column()
     jobs.register_periodic()
+    retention.register_eraser(jobs.erase_for_contacts)
     # The visitor's POSTs (the quick-exit beacon) carry the chat token instead of a CSRF token.
     csrf.exempt(visitor.bp)
     app.register_blueprint(visitor.bp)

@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from chat import conversations, pseudonyms, runtime
 from chat.models import Conversation, Message
@@ -108,6 +109,26 @@ def sweep_abandoned(now: dt.datetime | None = None) -> int:
     if count:
         log.info("closed %d chats that both sides had left", count)
     return count
+
+
+def erase_for_contacts(session: Session, contact_ids: list[int]) -> int:
+    """A case's erasure (console.domain.retention.erase_case): the transcripts of its chats go at
+    once, whatever their retention, and the rows of the chats already closed."""
+    refs = select(Contact.channel_ref).where(
+        Contact.id.in_(contact_ids), Contact.channel == Channel.CHAT
+    )
+    chats = select(Conversation.id).where(Conversation.ref.in_(refs))
+    erased = session.execute(
+        delete(Message)
+        .where(Message.conversation_id.in_(chats))
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        delete(Conversation)
+        .where(Conversation.ref.in_(refs), Conversation.status == "closed")
+        .execution_options(synchronize_session=False)
+    )
+    return int(erased.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def register_periodic() -> None:

@@ -180,14 +180,15 @@ def erase_case(
             ).rowcount  # type: ignore[attr-defined]
             or 0
         )
+        # Channels find their data through the contacts' channel_ref: before it goes.
+        for eraser in _erasers:
+            counts["channel_data"] = counts.get("channel_data", 0) + eraser(session, contact_ids)
         session.execute(
             update(Contact)
             .where(Contact.id.in_(contact_ids))
             .values(channel_ref=None)
             .execution_options(synchronize_session=False)
         )
-        for eraser in _erasers:
-            counts["channel_data"] = counts.get("channel_data", 0) + eraser(session, contact_ids)
     audit.record(
         session,
         audit.Action.CASE_ERASED,

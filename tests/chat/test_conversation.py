@@ -198,3 +198,33 @@ def test_malformed_visitor_payloads_get_a_named_error_not_an_internal_one(
         assert reply["error"] == "validation_failed", answer
     with database.transaction(write=False) as s:
         assert s.scalars(select(Message.seq)).all() == []  # nothing was stored
+
+
+def test_erasing_the_case_erases_its_chat_at_once(app: Flask, database: Database) -> None:
+    """A data-subject erasure does not wait for the transcript's retention."""
+    import dataclasses
+    import datetime as dt
+
+    from console.domain import retention
+    from tests.support import make_operator
+
+    rt = app.extensions["chat"]
+    rt.chat = dataclasses.replace(rt.chat, retention_days=30)  # the line keeps transcripts
+    visitor = Visitor(app)
+    token = visitor.start()["token"]
+    contact_id = chat_contact_id(database, token)
+    ana = Operator(app, database, "ana")
+    ana.accept(contact_id)
+    assert visitor.say("He took my phone", "v1")["ok"]
+    ana.send(contact_id, "You are safe to talk here.", "o1")
+    ana.ok(f"/api/contacts/{contact_id}/end")
+    ana.wrap_up(contact_id)
+    adam = make_operator(database, "adam", role="admin")
+    with database.transaction() as s:
+        ref = s.get_one(Contact, contact_id).ref
+        assert s.scalars(select(Message.seq)).all() != []  # before the hourly purge
+        counts = retention.erase_case(s, ref, actor_id=adam, now=dt.datetime.now(dt.UTC))
+    assert counts["channel_data"] == 2
+    with database.transaction(write=False) as s:
+        assert s.scalars(select(Message.seq)).all() == []
+        assert s.scalars(select(Conversation.id)).all() == []
