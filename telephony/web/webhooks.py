@@ -40,10 +40,14 @@ def _no_content() -> Response:
     return Response(status=204)
 
 
-def _int_arg(name: str) -> int:
+# A row id: PostgreSQL's INTEGER, which a larger parameter would overflow.
+_MAX_ID = 2**31 - 1
+
+
+def _int_arg(name: str, maximum: int = _MAX_ID) -> int:
     value = request.args.get(name, "")
     # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
-    if not re.fullmatch(r"[0-9]{1,9}", value):
+    if not re.fullmatch(r"[0-9]{1,12}", value) or int(value) > maximum:
         raise ValidationFailed(f"{name}: expected a whole number in the URL")
     return int(value)
 
@@ -175,7 +179,8 @@ def callback_consent() -> ResponseReturnValue:
 @signed
 def callback_window() -> ResponseReturnValue:
     rt = runtime.get()
-    return _twiml(callbacks.window_step(rt, _params(), _code_arg("l"), _int_arg("t"), utcnow()))
+    reference = _int_arg("t", maximum=10**12)  # a time stamp, not a row id
+    return _twiml(callbacks.window_step(rt, _params(), _code_arg("l"), reference, utcnow()))
 
 
 # The calls below are ones the line placed: `To` is the caller's number, and is never read.

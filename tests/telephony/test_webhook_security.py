@@ -234,7 +234,7 @@ def test_proxy_fix_rebuilds_the_url_when_no_public_base_is_set(
         shutdown(app)
 
 
-@pytest.mark.parametrize("value", ["\u00b2", "1\n", "99999999999999"])
+@pytest.mark.parametrize("value", ["\u00b2", "1\n", "2147483648", "9999999999999"])
 def test_a_signed_webhook_with_a_bad_number_in_its_url_gets_a_clear_400(
     client: Any, counts: Callable[[], Any], value: str
 ) -> None:
