@@ -304,8 +304,13 @@ def choose_presence(
         raise ValidationFailed(f"presence: one of {', '.join(p.value for p in Presence)}") from exc
     if wanted not in CHOSEN_PRESENCE:
         raise ValidationFailed(f"presence: {wanted} follows from the contacts you hold")
-    if wanted == Presence.AVAILABLE:
-        from console.domain.queue import presence_for_load
+    # Imported here: the queue imports this module.
+    from console.domain.queue import presence_for_load, rescind_offers
 
+    if wanted == Presence.AVAILABLE:
         wanted = presence_for_load(session, operator.id)
+    else:
+        # An offer left standing would hold the contact until the reservation ran out, and the
+        # operator could still accept it from a break.
+        rescind_offers(session, operator.id, now)
     set_presence(session, operator, wanted, now)

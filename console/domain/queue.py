@@ -441,6 +441,25 @@ def expire_offers(session: Session, now: dt.datetime | None = None) -> int:
     return count
 
 
+def rescind_offers(session: Session, operator_id: int, now: dt.datetime | None = None) -> int:
+    """Withdraw what is offered to an operator who stops taking contacts (break, offline): each
+    contact goes back to waiting at once, for routing to offer to someone else."""
+    now = now or utcnow()
+    offered = session.scalars(
+        select(Contact.id).where(
+            Contact.state == State.OFFERED, Contact.offered_to_id == operator_id
+        )
+    ).all()
+    count = 0
+    for contact_id in offered:
+        try:
+            _release_offer(session, contact_id, operator_id, OfferState.RESCINDED, now)
+            count += 1
+        except ContactUnavailable:
+            continue  # accepted, abandoned or timed out in the meantime
+    return count
+
+
 def _recent_refusals(
     session: Session, contact_ids: list[int], since: dt.datetime
 ) -> dict[int, set[int]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
 from console.db import Database, utcnow
-from console.domain import operators, outcomes, queue
+from console.domain import events, operators, outcomes, queue
 from console.domain.contacts import Contact, ContactTransition, State
 from console.domain.errors import (
     AlreadyAccepted,
@@ -223,6 +224,53 @@ def test_presence_follows_load_and_break_is_kept(database: Database, cfg: QueueS
     with database.transaction() as s:
         outcomes.wrap_up(s, cid, ana, code="silent", taxonomy=taxonomy)
         assert operators.get_operator(s, ana).presence == "available"
+
+
+@pytest.mark.parametrize("presence", ["break", "offline"])
+def test_break_or_offline_withdraws_a_pending_offer_at_once(
+    database: Database, cfg: QueueSettings, sent_events: list[events.Event], presence: str
+) -> None:
+    cid = _enqueue(database, cfg)
+    _enqueue(database, cfg, language="fr", now=at(1))  # offered to ben, and stays his
+    ana = make_operator(database, "ana", languages=["nl"])
+    ben = make_operator(database, "ben", languages=["fr"])
+    with database.transaction() as s:
+        offers = queue.route(s, cfg, now=at(2))
+    held = {o.operator_id: o.contact_id for o in offers}
+    assert held[ana] == cid
+    sent_events.clear()
+    with database.transaction() as s:
+        operators.choose_presence(s, operators.get_operator(s, ana), presence, now=at(5))
+        # Nothing is sent before the commit.
+        assert sent_events == []
+    contact = _state(database, cid)
+    assert (contact.state, contact.offered_to_id, contact.offer_expires_at) == (
+        State.WAITING,
+        None,
+        None,
+    )
+    with database.transaction(write=False) as s:
+        offer_states = dict(s.execute(select(queue.Offer.operator_id, queue.Offer.state)).all())
+        last = s.scalars(
+            select(ContactTransition)
+            .where(ContactTransition.contact_id == cid)
+            .order_by(ContactTransition.id.desc())
+        ).first()
+    assert offer_states == {ana: "rescinded", ben: "pending"}
+    assert last is not None
+    assert (last.from_state, last.to_state, last.reason) == ("offered", "waiting", "rescinded")
+    by_type = {(e.type, e.room): e.payload for e in sent_events}
+    ended = by_type[("offer.ended", events.operator_room(ana))]
+    assert (ended["contact_id"], ended["state"]) == (cid, "rescinded")
+    assert by_type[("contact.updated", events.ROOM_STAFF)]["state"] == "waiting"
+    assert by_type[("operator.presence", events.ROOM_STAFF)]["presence"] == presence
+    # The operator can no longer take it; a colleague is offered it at once, with no cool-down.
+    with database.transaction() as s, pytest.raises(OperatorUnavailable):
+        queue.claim(s, cid, ana, now=at(6))
+    cas = make_operator(database, "cas", languages=["nl"])
+    with database.transaction() as s:
+        (offer,) = queue.route(s, cfg, now=at(7))
+    assert (offer.contact_id, offer.operator_id) == (cid, cas)
 
 
 def test_transfer_makes_a_front_of_queue_leg_for_the_named_colleague(
