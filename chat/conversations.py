@@ -351,7 +351,12 @@ def mark_delivered(
     return due
 
 
-def _tell_operator(session: Session, conversation: Conversation, status: str) -> None:
+QUICK_EXIT = "quick_exit"
+
+
+def _tell_operator(
+    session: Session, conversation: Conversation, status: str, reason: str | None = None
+) -> None:
     contact = current_contact(session, conversation)
     if (
         contact is not None
@@ -362,11 +367,11 @@ def _tell_operator(session: Session, conversation: Conversation, status: str) ->
             State.WRAP_UP,
         )
     ):
+        payload: dict[str, Any] = {"contact_id": contact.id, "status": status}
+        if reason is not None:
+            payload["reason"] = reason
         events.publish(
-            session,
-            "chat.visitor",
-            {"contact_id": contact.id, "status": status},
-            room=events.operator_room(contact.operator_id),
+            session, "chat.visitor", payload, room=events.operator_room(contact.operator_id)
         )
 
 
@@ -416,7 +421,12 @@ def visitor_leaves(
     reason: str = "visitor_left",
     now: dt.datetime | None = None,
 ) -> None:
-    """Quick exit or "end chat": the visitor is gone for good; their token no longer resumes."""
+    """Quick exit or "end chat": the visitor is gone for good; their token no longer resumes.
+
+    A quick exit tells the operator more than "left": the visitor may have fled someone at their
+    side, so a call-back or a follow-up message could put them in danger. The widget sends both a
+    beacon and a socket message; each carries the reason, and whichever lands first decides.
+    """
     now = now or utcnow()
     if conversation.status != "open":
         return
@@ -431,7 +441,7 @@ def visitor_leaves(
     if contact.state in QUEUED:
         queue.abandon(session, contact.id, now, reason=reason)
     else:
-        _tell_operator(session, conversation, "left")
+        _tell_operator(session, conversation, "left", QUICK_EXIT if reason == QUICK_EXIT else None)
 
 
 def status_of(session: Session, conversation: Conversation) -> str:

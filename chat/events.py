@@ -107,6 +107,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "contact_id": {"type": "integer"},
             # online: connected; away: connection lost (may come back); left: quick exit or ended.
             "status": {"enum": ["online", "away", "left"]},
+            # Only with "left": the visitor fled with quick exit and may not be safe to contact.
+            "reason": {"enum": ["quick_exit"]},
         },
         "additionalProperties": False,
     },

@@ -307,15 +307,20 @@ class VisitorNamespace(Namespace):  # type: ignore[misc]  # Flask-SocketIO is un
         return {"ok": True, "seqs": done}
 
     @_guarded
-    def on_leave(self, _data: Any = None) -> dict[str, Any]:
+    def on_leave(self, data: Any = None) -> dict[str, Any]:
         """Quick exit or "end the chat": the visitor is gone, their token no longer resumes."""
         rt = _runtime()
         visitor = self._visitor()
         if visitor.conversation_id is None:
             return {"ok": True, "survey": False}
+        quick_exit = isinstance(data, dict) and data.get("reason") == conversations.QUICK_EXIT
         with rt.database.transaction() as session:
             conversation = self._conversation(session, visitor)
-            conversations.visitor_leaves(session, conversation)
+            conversations.visitor_leaves(
+                session,
+                conversation,
+                reason=conversations.QUICK_EXIT if quick_exit else "visitor_left",
+            )
             survey = conversations.survey_open(session, conversation, rt.chat)
         if visitor.room:
             leave_room(visitor.room)

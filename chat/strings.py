@@ -17,6 +17,9 @@ def N_(message: str) -> str:
 STRINGS: dict[str, str] = {
     "launcher": N_("Chat with us"),
     "title": N_("Chat with %(name)s"),
+    # The browser tab and history show this, and a quick exit does not erase history: it must
+    # not tell whoever shares the device that the visitor sought help.
+    "page_title": N_("Notes"),
     "intro": N_("Write to someone from the helpline. It is free and confidential."),
     "quick_exit": N_("Quick exit"),
     "quick_exit_hint": N_("To leave this page fast, press Esc three times."),

@@ -97,7 +97,7 @@ def page() -> ResponseReturnValue:
         "chat/page.html",
         language=language,
         direction="rtl" if language in strings.RTL_LANGUAGES else "ltr",
-        title=strings.widget_strings(language, rt.settings, rt.chat.retention_days)["title"],
+        title=strings.widget_strings(language, rt.settings, rt.chat.retention_days)["page_title"],
     )
 
 
@@ -132,5 +132,5 @@ def leave() -> ResponseReturnValue:
     with rt.database.transaction() as session:
         conversation = conversations.by_token(session, token)
         if conversation is not None:
-            conversations.visitor_leaves(session, conversation, reason="quick_exit")
+            conversations.visitor_leaves(session, conversation, reason=conversations.QUICK_EXIT)
     return Response(status=204)

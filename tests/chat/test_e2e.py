@@ -18,6 +18,7 @@ from chat.models import Message
 from console.app import create_app, shutdown
 from console.db import Database
 from console.domain.contacts import Contact
+from console.domain.referrals import ContactReferral
 from console.settings import Settings
 from tests.chat.browser import HostSite, axe_violations, host_site, login, wrap_up_silently
 from tests.chat.conftest import chat_config
@@ -112,9 +113,14 @@ def test_a_visitor_on_a_partner_site_chats_with_an_operator(
     # Nothing asks who the visitor is.
     assert visitor.locator("#helpline-chat-widget input[type='email']").count() == 0
     assert visitor.get_by_label("Name").count() == 0
+    # The emergency number is there from the first screen, and while waiting.
+    expect(visitor.locator(".hc-emergency-start")).to_be_visible()
+    expect(visitor.locator(".hc-emergency-start")).to_have_text("In an emergency, call 112.")
     visitor.screenshot(path=str(artifacts / "chat-widget-start.png"))
     _start_in_dutch(visitor)
     expect(visitor.get_by_text("Je bent nummer 1 in de wachtrij.")).to_be_visible()
+    expect(visitor.locator(".hc-emergency-waiting")).to_be_visible()
+    expect(visitor.locator(".hc-emergency-waiting")).to_have_text("In nood: bel 112.")
     visitor.screenshot(path=str(artifacts / "chat-widget-waiting.png"))
 
     # The routing tick offers it to the only free operator, who accepts in the console.
@@ -173,8 +179,10 @@ def test_a_visitor_on_a_partner_site_chats_with_an_operator(
     visitor.go_back()
     assert "partner" not in visitor.url
 
-    # The operator sees that the visitor left, ends the chat and wraps it up.
-    expect(panel.locator(".chat-visitor")).to_have_text("Visitor left")
+    # The operator sees that the visitor fled with quick exit, ends the chat and wraps it up.
+    expect(panel.locator(".chat-visitor")).to_have_text(
+        "The visitor left with quick exit — they may not be safe to contact"
+    )
     operator.screenshot(path=str(artifacts / "chat-panel-visitor-left.png"), full_page=True)
     panel.get_by_role("button", name="End chat").click()
     card = operator.locator("#mine-list .contact")
@@ -331,3 +339,95 @@ def test_a_flooding_visitor_is_slowed_and_told_while_another_chat_flows(
         # The flood is not lost: it arrives at the allowed pace, in order.
         expect(flood_view.locator(".chat-theirs .chat-text")).to_have_text(flood, timeout=25000)
         expect(flooder.get_by_role("alert")).to_be_hidden()
+
+
+def _chat_waiting(database: Database, settings: Settings, topic: str) -> int:
+    """A visitor's chat, started through the chat's domain API (no widget needed here)."""
+    from chat import conversations
+
+    with database.transaction() as s:
+        _conversation, contact, _token = conversations.start(
+            s,
+            language="en",
+            topic=topic,
+            languages=settings.language_codes,
+            topics=settings.topic_codes,
+            cfg=settings.queue,
+            pseudonym=None,
+            sid=f"e2e-{topic}",
+        )
+        return contact.id
+
+
+def test_two_chats_show_one_at_a_time_and_each_panel_acts_on_the_selected_one(
+    browser: Browser, chat_server: Any, database: Database, settings: Settings, artifacts: Path
+) -> None:
+    from knowledge import demo
+
+    with database.transaction() as s:
+        demo.load(s)
+    make_operator(database, "ana", presence=None)
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    login(page, chat_server.base, "ana")
+    first = _chat_waiting(database, settings, "general")
+    expect(page.locator("#offer")).to_be_visible(timeout=5000)
+    page.locator("#offer-accept").click()
+    panel = page.locator("#chat-panel")
+    expect(panel.locator(f"#chat-view-{first}")).to_be_visible()
+    second = _chat_waiting(database, settings, "domestic_violence")
+    expect(page.locator("#offer")).to_be_visible(timeout=5000)
+    page.locator("#offer-accept").click()
+    expect(panel.locator(".chat-view")).to_have_count(2)
+
+    # Accepting a second chat leaves the first one in view, and only that one.
+    expect(panel.locator(".chat-view:visible")).to_have_count(1)
+    expect(panel.locator(".chat-reply:visible")).to_have_count(1)
+    expect(panel.locator(f"#chat-view-{first}")).to_be_visible()
+    expect(panel.locator(f"#chat-tab-{first}")).to_have_attribute("aria-selected", "true")
+    page.screenshot(path=str(artifacts / "chat-panel-two-chats.png"), full_page=True)
+
+    # The knowledge base acts on the chat in view and says so, not on the one accepted last.
+    target = page.locator("#kb-target")
+    expect(target).to_have_attribute("data-contact-id", str(first))
+    page.locator("#kb-q").fill("shelt")
+    result = page.locator(".kb-result.kb-service").first
+    result.get_by_role("button", name="Insert into reply").click()
+    expect(panel.locator(f"#chat-reply-{first}")).to_have_value(re.compile("Shelter"))
+    expect(panel.locator(f"#chat-reply-{second}")).to_have_value("")
+    result.get_by_role("button", name="Give referral").click()
+    expect(result.get_by_role("button", name="Referral logged")).to_be_disabled()
+
+    # Choosing the other chat's tab moves the view, the selected card and the knowledge base.
+    panel.locator(f"#chat-tab-{second}").click()
+    expect(panel.locator(".chat-view:visible")).to_have_count(1)
+    expect(panel.locator(f"#chat-view-{second}")).to_be_visible()
+    expect(page.locator(f"#mine-list .contact[data-contact-id='{second}']")).to_have_attribute(
+        "aria-current", "true"
+    )
+    expect(target).to_have_attribute("data-contact-id", str(second))
+    expect(result.get_by_role("button", name="Give referral")).to_be_enabled()
+    with database.transaction(write=False) as s:
+        referred = s.scalars(select(ContactReferral.contact_id)).all()
+    assert referred == [first]
+
+    # A one-click outcome cannot end a live chat: it is offered once the chat has ended.
+    card = page.locator(f"#mine-list .contact[data-contact-id='{second}']")
+    expect(card.locator("form.record-form[data-ready='1']")).to_be_attached(timeout=5000)
+    silent = card.get_by_role("button", name="Silent contact")
+    expect(silent).to_be_disabled()
+    expect(card.locator(".quick-hint")).to_contain_text("End the conversation first")
+    silent.click(force=True)
+    page.wait_for_timeout(300)
+    with database.transaction(write=False) as s:
+        assert s.get_one(Contact, second).state == "active"
+    panel.get_by_role("button", name="End chat").click()
+    expect(card.locator(".c-state")).to_have_text("wrap up")
+    expect(silent).to_be_enabled()
+    silent.click()
+    expect(page.locator(f"#mine-list .contact[data-contact-id='{second}']")).to_have_count(0)
+    with database.transaction(write=False) as s:
+        assert s.get_one(Contact, second).state == "closed"
+        assert s.get_one(Contact, first).state == "active"
+    # The chat left in the panel is the one shown and acted on.
+    expect(panel.locator(f"#chat-view-{first}")).to_be_visible()
+    expect(target).to_have_attribute("data-contact-id", str(first))

@@ -16,7 +16,7 @@ from console.app import create_app, shutdown
 from console.db import Database
 from console.domain.contacts import Contact
 from console.settings import Settings
-from tests.chat.conftest import Operator, Visitor, chat_config, chat_contact_id
+from tests.chat.conftest import Operator, Visitor, chat_config, chat_contact_id, settle
 
 
 def test_quick_exit_beacon_abandons_a_waiting_chat_and_spends_the_token(
@@ -45,13 +45,47 @@ def test_the_operator_sees_visitor_left_after_a_quick_exit_mid_chat(
     ana = Operator(app, database, "ana")
     ana.accept(contact_id)
     assert visitor.emit("leave")["ok"]
-    assert ana.wait_for("chat.visitor", lambda p: p["status"] == "left")
+    # "End the chat" is a plain leave: no quick-exit warning.
+    assert "reason" not in ana.wait_for("chat.visitor", lambda p: p["status"] == "left")
     assert ana.get(f"/api/chat/contacts/{contact_id}")["visitor"] == "left"
     # The operator still wraps it up as usual.
     ana.ok(f"/api/contacts/{contact_id}/end")
     ana.wrap_up(contact_id)
     with database.transaction(write=False) as s:
         assert s.get_one(Contact, contact_id).state == "closed"
+
+
+@pytest.mark.parametrize("first", ["beacon", "socket"])
+def test_a_quick_exit_mid_chat_warns_the_operator_once_whichever_message_lands_first(
+    app: Flask, database: Database, first: str
+) -> None:
+    visitor = Visitor(app)
+    token = visitor.start()["token"]
+    contact_id = chat_contact_id(database, token)
+    ana = Operator(app, database, "ana")
+    ana.accept(contact_id)
+
+    def beacon() -> None:
+        response = visitor.http.post(
+            "/chat/api/leave", data=token, content_type="text/plain;charset=UTF-8"
+        )
+        assert response.status_code == 204
+
+    def socket() -> None:
+        assert visitor.emit("leave", {"reason": "quick_exit"})["ok"]
+
+    # The widget sends both; the second finds the visitor already gone.
+    for send in (beacon, socket) if first == "beacon" else (socket, beacon):
+        send()
+    warned = ana.wait_for("chat.visitor", lambda p: p.get("reason") == "quick_exit")
+    assert warned == {"contact_id": contact_id, "status": "left", "reason": "quick_exit"}
+    settle()
+    warnings = [
+        item
+        for item in ana.drain()
+        if item["name"] == "chat.visitor" and item["args"][0].get("reason")
+    ]
+    assert len(warnings) == 1
 
 
 def test_a_visitor_past_the_rate_limit_is_slowed_and_told_and_others_are_not(

@@ -67,6 +67,9 @@ def test_the_widget_asks_for_no_identity_and_sets_no_cookie(app: Flask) -> None:
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert 'lang="nl"' in html
+    # The title stays in the browser's history after a quick exit: it names nothing of the line.
+    assert "<title>Notities</title>" in html
+    assert "Chat" not in html.split("<title>")[1].split("</title>")[0]
     assert "/chat/widget.js" in html
     for response in (page, client.get("/chat/api/config"), client.get("/chat/widget.js")):
         assert "Set-Cookie" not in response.headers

@@ -46,6 +46,9 @@ const newId = () => {
 
 const api = (method, url, body) => consoleApi.api(method, url, body);
 const visitorLabel = { online: "Visitor online", away: "Visitor connection lost", left: "Visitor left" };
+// A quick exit may mean someone walked in on the visitor: writing on, or calling back, could
+// put them in danger, so the operator is told more than "left".
+const QUICK_EXIT_LABEL = "The visitor left with quick exit — they may not be safe to contact";
 
 // ------------------------------------------------------------------ one chat's view
 
@@ -53,6 +56,9 @@ function createView(chat) {
   const template = $("chat-view-template");
   const view = template.content.firstElementChild.cloneNode(true);
   const id = chat.contact.id;
+  // Hidden until selected: two transcripts and reply boxes in view invite a reply to the wrong
+  // victim. select() shows the one chosen.
+  view.hidden = true;
   view.id = `chat-view-${id}`;
   view.dataset.contactId = id;
   view.setAttribute("aria-labelledby", `chat-tab-${id}`);
@@ -131,8 +137,9 @@ function renderHeader(chat) {
   chat.view.querySelector(".chat-title").textContent = title;
   chat.tab.querySelector(".chat-tab-title").textContent = `${language} · ${topic}${chat.visitor === "left" ? " (left)" : ""}`;
   const status = chat.view.querySelector(".chat-visitor");
-  status.textContent = visitorLabel[chat.visitor] || chat.visitor;
-  status.dataset.state = chat.visitor;
+  const quickExit = chat.visitor === "left" && chat.quickExit;
+  status.textContent = quickExit ? QUICK_EXIT_LABEL : visitorLabel[chat.visitor] || chat.visitor;
+  status.dataset.state = quickExit ? "quick_exit" : chat.visitor;
   const active = chat.contact.state === "active";
   chat.view.dataset.state = chat.contact.state;
   chat.view.querySelector(".chat-compose").hidden = !active;
@@ -317,6 +324,8 @@ function renderList() {
 
 function select(id, focus) {
   selected = id;
+  // The console's other panels (knowledge base, referrals) follow the chat in view.
+  if (consoleApi) consoleApi.select(id);
   for (const [cid, chat] of chats) {
     const on = cid === id;
     chat.view.hidden = !on;
@@ -450,6 +459,7 @@ function attach(handle) {
     const chat = chats.get(data.contact_id);
     if (!chat) return;
     chat.visitor = data.status;
+    if (data.reason === "quick_exit") chat.quickExit = true;
     if (data.status === "left") chat.view.querySelector(".chat-typing").textContent = "";
     renderHeader(chat);
   });
@@ -467,6 +477,11 @@ document.addEventListener("helpline:contact", (event) => {
     chat.contact = contact;
     renderHeader(chat);
   } else if (!held && chat) removeChat(contact.id);
+});
+
+document.addEventListener("helpline:selected", (event) => {
+  const contact = event.detail;
+  if (contact && chats.has(contact.id) && selected !== contact.id) select(contact.id, false);
 });
 
 document.addEventListener("helpline:insert-reply", (event) => {

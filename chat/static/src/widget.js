@@ -146,6 +146,8 @@ ui.startForm = h(
   h("section", { class: "hc-privacy", "aria-labelledby": "hc-privacy-h" }, tr("h3", "privacy_heading", { id: "hc-privacy-h" }), tr("p", "privacy")),
   ui.startError,
   ui.startButton,
+  // Someone in danger may open the chat first: the emergency number is there from the start.
+  tr("p", "emergency", { class: "hc-emergency hc-emergency-start" }),
 );
 
 // Out of hours: the hours, the emergency number and the alternatives, instead of the chat.
@@ -248,6 +250,7 @@ function applyTexts() {
   root.setAttribute("lang", cfg.language);
   root.setAttribute("dir", cfg.dir);
   ui.title.textContent = t("title");
+  if (MODE === "page") document.title = t("page_title");
   root.querySelectorAll("[data-t]").forEach((node) => { node.textContent = t(node.dataset.t); });
   root.querySelectorAll("[data-t-label]").forEach((node) => { node.setAttribute("aria-label", t(node.dataset.tLabel)); });
   ui.language.replaceChildren(
@@ -404,6 +407,7 @@ function renderQueue() {
     lines.push(h("span", { class: "hc-estimate" }, minutes <= 1 ? t("wait_soon") : t("wait_minutes", { minutes })));
   }
   lines.push(h("span", { class: "hc-small" }, t("wait_note")));
+  lines.push(h("span", { class: "hc-emergency hc-emergency-waiting" }, t("emergency")));
   ui.queueBox.replaceChildren(...lines.map((line) => h("p", {}, line)));
 }
 
@@ -768,7 +772,8 @@ function quickExit() {
     /* the page goes anyway */
   }
   try {
-    if (state.socket) state.socket.emit("leave", {});
+    // The reason tells the operator the visitor fled, whichever of the two arrives first.
+    if (state.socket) state.socket.emit("leave", { reason: "quick_exit" });
   } catch {
     /* the page goes anyway */
   }

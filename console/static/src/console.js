@@ -7,6 +7,9 @@ const labels = JSON.parse(document.getElementById("labels").textContent);
 const waiting = new Map();
 const mine = new Map();
 let offer = null;
+// The contact the operator has open: panels that act on "the" contact (referrals, inserting into a
+// reply) act on this one, never on whichever was accepted last.
+let selectedId = null;
 
 const $ = (id) => document.getElementById(id);
 
@@ -67,9 +70,14 @@ function renderMine() {
         const form = new FormData(event.target);
         act(`/api/contacts/${c.id}/wrap-up`, { code: form.get("code"), note: form.get("note") });
       });
+      node.addEventListener("click", () => selectContact(c.id));
+      node.addEventListener("focusin", () => selectContact(c.id));
       list.append(node);
       announce("card", { contact: c, node });
     }
+    node.classList.toggle("selected", c.id === selectedId);
+    if (c.id === selectedId) node.setAttribute("aria-current", "true");
+    else node.removeAttribute("aria-current");
     node.dataset.state = c.state;
     node.querySelector(".c-title").textContent = describe(c);
     node.querySelector(".c-state").textContent = c.state.replace("_", " ");
@@ -78,6 +86,21 @@ function renderMine() {
     node.querySelector(".c-transfer").hidden = c.state !== "active";
   }
   $("mine-empty").hidden = mine.size > 0;
+  // One contact held is the one being worked on; with several, the operator chooses.
+  if (!mine.has(selectedId)) selectContact(mine.size === 1 ? mine.keys().next().value : null);
+}
+
+function selectContact(id) {
+  const next = id !== null && mine.has(id) ? id : null;
+  if (next === selectedId) return;
+  selectedId = next;
+  for (const node of $("mine-list").children) {
+    const on = Number(node.dataset.contactId) === selectedId;
+    node.classList.toggle("selected", on);
+    if (on) node.setAttribute("aria-current", "true");
+    else node.removeAttribute("aria-current");
+  }
+  announce("selected", selectedId === null ? null : mine.get(selectedId));
 }
 
 function renderPresence(me) {
@@ -158,7 +181,17 @@ async function sync() {
 }
 
 const socket = connect(sync);
-window.helplineConsole = { socket, api, myId, mine, waiting, refresh: sync };
+window.helplineConsole = {
+  socket,
+  api,
+  myId,
+  mine,
+  waiting,
+  refresh: sync,
+  describe,
+  select: selectContact,
+  selected: () => (selectedId === null ? null : mine.get(selectedId) || null),
+};
 announce("ready", window.helplineConsole);
 socket.on("contact.queued", (c) => { upsert(c); renderQueue(); });
 socket.on("contact.updated", (c) => { upsert(c); renderQueue(); renderMine(); renderOffer(); });

@@ -11,13 +11,25 @@ function consoleHandle() {
   return window.helplineConsole;
 }
 
-// The contact the operator is working on: the most recently accepted one they hold.
+// The contact the operator has selected in the console (its card, or its chat tab), never a guess
+// such as the last one accepted: with two chats open a guess gives a referral to the wrong victim.
 function currentContact() {
   const handle = consoleHandle();
-  if (!handle) return null;
-  const held = [...handle.mine.values()].filter((c) => c.state === "active" || c.state === "wrap_up");
-  held.sort((a, b) => Date.parse(b.accepted_at || 0) - Date.parse(a.accepted_at || 0));
-  return held[0] || null;
+  return handle && handle.selected ? handle.selected() : null;
+}
+
+function contactName(contact) {
+  const handle = consoleHandle();
+  return handle && handle.describe ? handle.describe(contact) : `contact ${contact.id}`;
+}
+
+function renderTarget() {
+  const contact = currentContact();
+  const node = $("kb-target");
+  node.textContent = contact
+    ? `Referrals and replies go to: ${contactName(contact)}`
+    : "Select one of your contacts to give a referral or insert details into a reply.";
+  node.dataset.contactId = contact ? String(contact.id) : "";
 }
 
 function status(text) {
@@ -32,7 +44,7 @@ function detail(label, value) {
 async function giveReferral(result, button) {
   const contact = currentContact();
   if (!contact) {
-    status("Accept a contact before giving a referral.");
+    status("Select one of your contacts before giving a referral.");
     return;
   }
   button.disabled = true;
@@ -41,7 +53,7 @@ async function giveReferral(result, button) {
     if (!given.has(contact.id)) given.set(contact.id, new Set());
     given.get(contact.id).add(result.id);
     button.textContent = "Referral logged";
-    status(`Referral to ${result.title} logged on this contact.`);
+    status(`Referral to ${result.title} logged on ${contactName(contact)}.`);
   } catch (err) {
     button.disabled = err.code === "duplicate_referral";
     if (err.code === "duplicate_referral") button.textContent = "Referral logged";
@@ -51,13 +63,16 @@ async function giveReferral(result, button) {
 
 async function insertIntoReply(result) {
   const contact = currentContact();
-  if (!contact) return;
+  if (!contact || contact.channel !== "chat") {
+    status("Select the chat to insert the details into.");
+    return;
+  }
   try {
     const data = await api("GET", `/api/kb/services/${encodeURIComponent(result.id)}`);
     document.dispatchEvent(
       new CustomEvent("helpline:insert-reply", { detail: { contactId: contact.id, text: data.service.text } }),
     );
-    status("Details inserted into the reply.");
+    status(`Details inserted into the reply to ${contactName(contact)}.`);
   } catch (err) {
     status(err.message);
   }
@@ -159,11 +174,18 @@ document.addEventListener("keydown", (event) => {
     $("kb-q").focus();
   }
 });
+document.addEventListener("helpline:selected", () => {
+  renderTarget();
+  // The buttons of the results belong to the contact: redraw them for the one now selected.
+  if ($("kb-q").value.trim()) search();
+});
 document.addEventListener("helpline:contact", (event) => {
   const contact = event.detail;
   if (contact.state === "closed" && consoleHandle() && contact.operator_id === consoleHandle().myId) {
-    refreshRecent();
+    renderTarget();
+refreshRecent();
   }
   if ($("kb-q").value.trim()) search();
 });
+renderTarget();
 refreshRecent();

@@ -54,9 +54,13 @@ function buildForm(contact) {
   const quick = el("div", { class: "quick", role: "group", "aria-label": "Nothing to record" });
   for (const o of t.outcomes.filter((x) => x.non_data)) {
     const button = el("button", { type: "button", class: "quick-outcome", "data-code": o.code }, o.label);
-    button.addEventListener("click", () => submit(contact.id, { code: o.code }));
+    button.addEventListener("click", () => {
+      if (root.dataset.contactState !== "active") submit(contact.id, { code: o.code });
+    });
     quick.append(button);
   }
+  const quickHint = el("p", { class: "muted quick-hint", id: `quick-hint-${contact.id}` });
+  quick.setAttribute("aria-describedby", quickHint.id);
   const dataOutcomes = t.outcomes.filter((x) => !x.non_data);
 
   const country = select("country", t.countries, { placeholder: "Country…" });
@@ -97,7 +101,7 @@ function buildForm(contact) {
   const closeButton = el("button", { type: "submit", class: "primary" }, "Wrap up and close");
 
   root.append(
-    fieldset("Outcome", el("p", { class: "muted" }, "Nothing to record? One click closes it:"), quick,
+    fieldset("Outcome", quickHint, quick,
       el("label", {}, fieldLabel("Outcome", "outcome"), select("code", dataOutcomes))),
     fieldset(
       "Who and what",
@@ -135,6 +139,7 @@ function buildForm(contact) {
     buildConsent(contact),
   );
 
+  showQuick(root, contact.state);
   root.addEventListener("change", (event) => {
     if (event.target.name === "triage_item") updateSuggestion(root, suggestion);
     if (event.target.name === "triage_track") root.dataset.trackTouched = "1";
@@ -147,6 +152,20 @@ function buildForm(contact) {
   root.addEventListener("input", save);
   root.addEventListener("change", save);
   return root;
+}
+
+// The one-click outcomes are offered only once the conversation has ended (wrap up). Ending is its
+// own deliberate act, with its own button; on a live contact a quick button would end the call or
+// chat as a side effect of recording, and a reflex click during a silence would cut off someone
+// who may be in danger. A confirmation dialog was the alternative, but one asked at every contact
+// is soon clicked through without being read.
+function showQuick(root, state) {
+  const live = state === "active";
+  root.dataset.contactState = state || "";
+  for (const button of root.querySelectorAll(".quick-outcome")) button.disabled = live;
+  root.querySelector(".quick-hint").textContent = live
+    ? "Nothing to record? End the conversation first; then one click records it and closes it:"
+    : "Nothing to record? One click closes it:";
 }
 
 function addReferralItem(list, referral) {
@@ -407,7 +426,7 @@ function consentItem(c, reload, message) {
 async function attach(contact, node) {
   if (!form || cards.has(contact.id)) return;
   const old = node.querySelector("form.wrapup");
-  const root = buildForm(contact);
+  const root = buildForm({ ...contact, state: contact.state || node.dataset.state });
   if (old) old.replaceWith(root);
   else node.append(root);
   cards.set(contact.id, { form: root, node });
@@ -461,6 +480,7 @@ document.addEventListener("helpline:contact", (event) => {
   const state = cards.get(contact.id);
   if (state && !state.node.isConnected) cards.delete(contact.id);
   if (state && contact.urgent) state.node.dataset.urgent = "1";
+  if (state && state.node.isConnected) showQuick(state.form, contact.state);
 });
 
 async function start() {
