@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
@@ -58,6 +58,9 @@ def token() -> ResponseReturnValue:
     common = {"block_hours": list(rt.tset.block_hours)}
     if desk:
         return jsonify(mode="desk_phone", identity=None, token=None, **common)
+    if not rt.tset.voice_sdk_configured and "telephony.simulator" in current_app.extensions:
+        # The demo's simulated Twilio: an accepted call answers by itself, no browser phone.
+        return jsonify(mode="simulated", identity=None, token=None, **common)
     if not rt.tset.voice_sdk_configured:
         raise VoiceNotConfigured(
             "Answering in the browser needs TWILIO_ACCOUNT_SID, TWILIO_API_KEY_SID and "

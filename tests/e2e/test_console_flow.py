@@ -84,3 +84,40 @@ def test_operator_accepts_and_wraps_up_while_the_lead_watches(
     expect(lead.locator("#stat-handled")).to_have_text("1", timeout=3000)
     operator.screenshot(path=str(artifacts / "console-after-wrap-up.png"))
     lead.screenshot(path=str(artifacts / "lead-after-wrap-up.png"))
+
+
+def test_the_console_on_a_phone_and_by_keyboard(
+    browser: Browser, live_app: Any, database: Database, live_settings: Settings, artifacts: Path
+) -> None:
+    """One column at a phone's width; a Take button names its contact and keeps focus while the
+    queue changes around it; an offer is named in the page title, seen from another tab."""
+    make_operator(database, "ana", presence=None)
+    page = browser.new_context(viewport={"width": 390, "height": 800}).new_page()
+    _login(page, live_app.base, "ana")
+    expect(page.locator("#console[data-ready='1']")).to_be_attached()
+    with database.transaction() as s:
+        queue.enqueue(s, channel="chat", language="nl", topic="general", cfg=live_settings.queue)
+    take = page.locator("#queue-body button.take")
+    expect(take).to_have_count(1, timeout=3000)
+    expect(take).to_have_attribute("aria-label", "Take Chat, Nederlands, Information and support")
+    width = page.evaluate("() => document.scrollingElement.scrollWidth")
+    assert width <= 390, f"the console is {width} px wide on a 390 px screen"
+    box = take.bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= 390, "the Take button is off screen"
+    page.screenshot(path=str(artifacts / "console-phone.png"), full_page=True)
+
+    take.focus()
+    with database.transaction() as s:
+        queue.enqueue(s, channel="voice", language="fr", topic="general", cfg=live_settings.queue)
+    expect(page.locator("#queue-body tr")).to_have_count(2, timeout=3000)
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == (
+        "Take Chat, Nederlands, Information and support"
+    )
+
+    title = page.title()
+    page.get_by_role("button", name="Available").click()
+    expect(page.locator("#offer")).to_be_visible(timeout=3000)
+    expect(page).to_have_title(f"Offer waiting · {title}")
+    page.locator("#offer-reject").click()
+    expect(page).to_have_title(title, timeout=3000)

@@ -134,7 +134,7 @@ def test_wrap_up_a_call_and_a_chat_with_triage_and_the_lead_sees_the_alert(
     # A missing required field is refused with a clear message, and nothing is lost.
     card.get_by_label("Emotional support", exact=True).uncheck()
     card.get_by_role("button", name="Wrap up and close").click()
-    expect(card.locator(".wrapup-error")).to_have_text("needs: required")
+    expect(card.locator(".wrapup-error")).to_have_text("Still to fill in: Needs.")
     card.get_by_label("Emotional support", exact=True).check()
     page.screenshot(path=str(artifacts / "records-call-form.png"), full_page=True)
     card.get_by_role("button", name="Wrap up and close").click()

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, expect
 
 from console.db import Database
 from telephony.simulator import install
-from tests.support import PASSWORD, ThreadedServer, make_operator
+from tests.support import PASSWORD, ThreadedServer, login, make_operator
 from tests.telephony.conftest import PUBLIC_BASE
 
 pytestmark = pytest.mark.e2e
@@ -92,3 +92,32 @@ def test_the_token_endpoint_is_for_logged_in_staff_only(voice_app: Flask) -> Non
     client = voice_app.test_client()
     response = client.get("/api/voice/token", headers={"Accept": "application/json"})
     assert response.status_code == 401
+
+
+def test_the_demos_simulated_line_says_so_instead_of_failing_the_token(
+    config_dir: Path, database_url: str, database: Database, tmp_path: Path
+) -> None:
+    """The demo has no Twilio keys: its phone panel tells the newcomer that calls are simulated,
+    where a real line without keys gets a 503 naming the missing settings."""
+    from console.app import create_app, shutdown
+    from console.settings import load_settings
+    from tests.telephony.conftest import voice_env
+
+    env = voice_env(database_url)
+    for name in ("TWILIO_API_KEY_SID", "TWILIO_API_KEY_SECRET"):
+        env.pop(name)
+    settings = load_settings(
+        mode="test", env=env, config_dir=config_dir, instance_dir=tmp_path / "instance"
+    ).with_overrides(background_tasks=False)
+    app = create_app(settings, database)
+    try:
+        make_operator(database, "ana", languages=["en"])
+        client = app.test_client()
+        login(client, "ana")
+        refused = client.get("/api/voice/token")
+        assert refused.status_code == 503
+        assert "TWILIO_API_KEY_SID" in refused.get_json()["message"]
+        install(app)
+        assert client.get("/api/voice/token").get_json()["mode"] == "simulated"
+    finally:
+        shutdown(app)

@@ -29,14 +29,19 @@ function describe(contact) {
 
 function renderQueue() {
   const body = $("queue-body");
+  // Rebuilding the rows would drop keyboard focus on the page's body at every queue change: the
+  // focused Take button's contact is noted and its new button takes focus back.
+  const focused = body.contains(document.activeElement) ? document.activeElement.dataset.contactId : null;
   const rows = [...waiting.values()].sort(
     (a, b) => b.priority - a.priority || Date.parse(a.enqueued_at) - Date.parse(b.enqueued_at),
   );
   body.replaceChildren(
     ...rows.map((c) => {
-      const button = el("button", { type: "button", class: "take", "data-contact-id": c.id }, "Take");
-      button.addEventListener("click", () => accept(c.id));
       const mark = c.state === "offered" ? (c.offered_to_id === myId ? " (offered to you)" : " (offered)") : "";
+      // Every row's button says "Take"; a screen reader hears which contact it takes.
+      const label = `Take ${channelName(c.channel)}${mark}, ${languageName(c.language)}, ${topicName(c.topic)}`;
+      const button = el("button", { type: "button", class: "take", "data-contact-id": c.id, "aria-label": label }, "Take");
+      button.addEventListener("click", () => accept(c.id));
       return el(
         "tr",
         { "data-contact-id": c.id, class: c.urgent ? "urgent" : "" },
@@ -50,6 +55,7 @@ function renderQueue() {
   );
   $("queue-count").textContent = String(rows.length);
   $("queue-empty").hidden = rows.length > 0;
+  if (focused) body.querySelector(`button.take[data-contact-id="${focused}"]`)?.focus();
 }
 
 // Existing cards are updated in place so a wrap-up form being filled in is never wiped.
@@ -109,14 +115,22 @@ function renderPresence(me) {
   node.dataset.presence = me.presence;
 }
 
+const pageTitle = document.title;
+
 function renderOffer() {
   const box = $("offer");
   if (!offer) {
     box.hidden = true;
+    $("offer-text").textContent = "";
+    document.title = pageTitle;
     return;
   }
   box.hidden = false;
-  $("offer-text").textContent = describe(offer.contact);
+  // Set once per offer: this runs every second, and a live region re-announces rewritten text.
+  const text = describe(offer.contact);
+  if ($("offer-text").textContent !== text) $("offer-text").textContent = text;
+  // Seen from another tab (a knowledge-base page, a chat) too.
+  document.title = `Offer waiting · ${pageTitle}`;
   const left = Math.max(0, Math.ceil((Date.parse(offer.expires_at) - Date.now()) / 1000));
   $("offer-countdown").textContent = String(left);
 }

@@ -54,6 +54,10 @@ async function giveReferral(result, button) {
     given.get(contact.id).add(result.id);
     button.textContent = "Referral logged";
     status(`Referral to ${result.title} logged on ${contactName(contact)}.`);
+    // The wrap-up form lists it under "Referrals made", so it is not logged a second time there.
+    document.dispatchEvent(new CustomEvent("helpline:referral", {
+      detail: { contact_id: contact.id, service_id: result.id, name: result.title },
+    }));
   } catch (err) {
     button.disabled = err.code === "duplicate_referral";
     if (err.code === "duplicate_referral") button.textContent = "Referral logged";

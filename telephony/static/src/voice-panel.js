@@ -144,6 +144,10 @@ async function start(handle) {
     setStatus("calls ring your desk phone", "desk");
     return;
   }
+  if (data.mode === "simulated") {
+    setStatus("simulated calls (demo): an accepted call answers by itself", "desk");
+    return;
+  }
   panel.dataset.identity = data.identity;
   device = new Device(data.token, {
     logLevel: "error",

@@ -70,10 +70,10 @@ function buildForm(contact) {
     countryLabel.hidden = !crossBorder.checked;
   });
 
-  const info = el("input", { name: "information_given", placeholder: "Article ids, comma-separated" });
+  const info = el("input", { name: "information_given", placeholder: "Article ids, comma-separated", "aria-label": "Information given: knowledge-base article ids, comma-separated" });
   const referrals = el("ul", { class: "items referrals" });
-  const serviceId = el("input", { name: "service_id", placeholder: "Service id" });
-  const serviceName = el("input", { name: "service_name", placeholder: "Service name" });
+  const serviceId = el("input", { name: "service_id", placeholder: "Service id", "aria-label": "Referral: the service's id in the directory" });
+  const serviceName = el("input", { name: "service_name", placeholder: "Service name", "aria-label": "Referral: the service's name" });
   const addReferral = el("button", { type: "button", class: "add-referral" }, "Add referral");
   addReferral.addEventListener("click", () => {
     if (!serviceId.value.trim()) return;
@@ -102,7 +102,7 @@ function buildForm(contact) {
 
   root.append(
     fieldset("Outcome", quickHint, quick,
-      el("label", {}, fieldLabel("Outcome", "outcome"), select("code", dataOutcomes))),
+      el("label", {}, el("span", { class: "required" }, "Outcome"), select("code", dataOutcomes))),
     fieldset(
       "Who and what",
       el("label", {}, fieldLabel("Caller's role", "caller_role"), select("caller_role", t.caller_role)),
@@ -146,7 +146,14 @@ function buildForm(contact) {
   });
   root.addEventListener("submit", (event) => {
     event.preventDefault();
-    submit(contact.id, collect(root));
+    const body = collect(root);
+    const missing = missingFields(body);
+    if (missing.length) {
+      // All at once: the server names only the first, one submit at a time.
+      root.querySelector(".wrapup-error").textContent = `Still to fill in: ${missing.join(", ")}.`;
+      return;
+    }
+    submit(contact.id, body);
   });
   const save = debounce(() => saveDraft(contact.id, root, saved), 500);
   root.addEventListener("input", save);
@@ -209,6 +216,26 @@ function updateSuggestion(root, node) {
 
 function checked(root, name) {
   return [...root.querySelectorAll(`input[name="${name}"]:checked`)].map((x) => x.value);
+}
+
+const REQUIRED_NAMES = {
+  code: "Outcome",
+  caller_role: "Caller's role",
+  victimisation: "Victimisation",
+  needs: "Needs",
+  triage_track: "Triage track",
+  country: "Country",
+};
+
+// What the server would refuse as missing, for an outcome that records data.
+function missingFields(body) {
+  if (!body.code) return [REQUIRED_NAMES.code];
+  const outcome = form.taxonomy.outcomes.find((o) => o.code === body.code);
+  if (!outcome || outcome.non_data) return [];
+  const empty = (v) => v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length);
+  const missing = form.taxonomy.required.filter((name) => empty(body.details[name]));
+  if (body.details.cross_border && !body.details.country) missing.push("country");
+  return missing.map((name) => REQUIRED_NAMES[name] || name.replace(/_/g, " "));
 }
 
 function collect(root) {
@@ -331,8 +358,10 @@ function buildConsent(contact) {
   const box = el("details", { class: "consent-box" }, el("summary", {}, "Consent and identity"));
   const list = el("div", { class: "consents" });
   const scope = select("consent_scope", form.scopes.map((s) => ({ code: s, label: s.replace(/_/g, " ") })), { placeholder: "Scope…" });
+  scope.setAttribute("aria-label", "Consent: what it covers");
   const method = select("consent_method", form.methods.map((m) => ({ code: m, label: m.replace(/_/g, " ") })), { placeholder: "How given…" });
-  const organisation = el("input", { name: "consent_organisation", placeholder: "Organisation (for a referral)" });
+  method.setAttribute("aria-label", "Consent: how it was given");
+  const organisation = el("input", { name: "consent_organisation", placeholder: "Organisation (for a referral)", "aria-label": "Consent: the organisation referred to" });
   const record = el("button", { type: "button", class: "grant-consent" }, "Record consent");
   const message = el("p", { class: "form-error consent-error", role: "alert" });
   record.addEventListener("click", async () => {
@@ -377,7 +406,8 @@ function consentItem(c, reload, message) {
   );
   if (c.status !== "active") return item;
   const field = select("identity_field", fields.map((f) => ({ code: f, label: f })), { placeholder: "Field…" });
-  const value = el("input", { name: "identity_value", autocomplete: "off", placeholder: "Value (kept encrypted)" });
+  field.setAttribute("aria-label", "Identity field");
+  const value = el("input", { name: "identity_value", autocomplete: "off", placeholder: "Value (kept encrypted)", "aria-label": "Identity value, kept encrypted" });
   const store = el("button", { type: "button", class: "store-identity" }, "Keep");
   store.addEventListener("click", async () => {
     try {
@@ -389,7 +419,9 @@ function consentItem(c, reload, message) {
     }
   });
   const reason = select("read_reason", reasons, { placeholder: "Why do you need it?" });
+  reason.setAttribute("aria-label", "Why you need to read it");
   const readField = select("read_field", c.fields.map((f) => ({ code: f, label: f })), { placeholder: "Field…" });
+  readField.setAttribute("aria-label", "Identity field to read");
   const shown = el("span", { class: "revealed", hidden: "" });
   const read = el("button", { type: "button", class: "read-identity" }, "Show");
   read.addEventListener("click", async () => {
