@@ -23,7 +23,8 @@ from chat.errors import ChatEnded, ConversationNotFound, NotAChat
 from chat.models import Conversation, Message
 from chat.settings import ChatSettings, SurveyQuestion
 from console.db import utcnow
-from console.domain import crypto, events, queue
+from console.domain import consent, crypto, events, queue
+from console.domain.consent import Scope
 from console.domain.contacts import QUEUED, Channel, Contact, State, find_by_channel_ref
 from console.domain.errors import NotYourContact, ValidationFailed
 from console.settings import QueueSettings
@@ -479,18 +480,18 @@ def close(
     if conversation.status == "closed":
         return 0
     survey = survey_open(session, conversation, chat)
-    retention_days = chat.retention_days
     conversation.status = "closed"
     conversation.closed_at = now
     conversation.visitor_sid = None
     conversation.visitor_connected = False
     conversation.pseudonym = None
     deleted = 0
-    if retention_days <= 0:
+    until = transcript_kept_until(session, conversation, chat, now)
+    if until is None:
         deleted = delete_transcript(session, conversation.id)
         conversation.purge_after = None
     else:
-        conversation.purge_after = now + dt.timedelta(days=retention_days)
+        conversation.purge_after = until
     events.publish(
         session,
         "chat.widget.status",
@@ -498,6 +499,37 @@ def close(
         room=room(conversation),
     )
     return deleted
+
+
+def transcript_kept_until(
+    session: Session, conversation: Conversation, chat: ChatSettings, now: dt.datetime
+) -> dt.datetime | None:
+    """Until when the transcript of a closed conversation is kept, or None to delete it now.
+
+    The line's own retention counts from the close; a visitor's consent to keep the transcript
+    keeps it for as long as the consent runs, even where the line keeps none. Whichever lasts
+    longer decides.
+    """
+    kept = []
+    consented = consent.kept_until(
+        session, contact_ids(session, conversation), Scope.TRANSCRIPT, now
+    )
+    if consented is not None:
+        kept.append(consented)
+    if chat.retention_days > 0:
+        kept.append((conversation.closed_at or now) + dt.timedelta(days=chat.retention_days))
+    return max(kept) if kept else None
+
+
+def contact_ids(session: Session, conversation: Conversation) -> list[int]:
+    """The contacts (legs) of this conversation."""
+    return list(
+        session.scalars(
+            select(Contact.id).where(
+                Contact.channel == Channel.CHAT, Contact.channel_ref == conversation.ref
+            )
+        )
+    )
 
 
 def delete_transcript(session: Session, conversation_id: int) -> int:

@@ -45,6 +45,15 @@ def purge_transcripts(now: dt.datetime | None = None) -> int:
         ):
             conversations.close(session, conversation, chat=rt.chat, now=now)
             orphans += 1
+        # Kept past the line's own retention: by a consent, which may since have been withdrawn.
+        for conversation in session.scalars(
+            select(Conversation).where(
+                Conversation.purge_after > now + dt.timedelta(days=max(0, rt.chat.retention_days))
+            )
+        ):
+            until = conversations.transcript_kept_until(session, conversation, rt.chat, now)
+            conversation.purge_after = until if until is not None else now
+        session.flush()
         due = select(Conversation.id).where(Conversation.purge_after <= now)
         purged = session.execute(delete(Message).where(Message.conversation_id.in_(due)))
         session.execute(

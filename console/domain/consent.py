@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from console.db import Base, intpk, str32, timestamp, utcnow
@@ -312,3 +312,25 @@ def active_contact_ids(session: Session, now: dt.datetime) -> set[int]:
         if contact_id not in protected:
             protected.update(transfer_chain(session, contact_id))
     return protected
+
+
+def kept_until(
+    session: Session, contact_ids: list[int], scope: Scope, now: dt.datetime
+) -> dt.datetime | None:
+    """Until when an active consent of `scope` covers any of these contacts, directly or through
+    their case; None when none does."""
+    from console.domain.cases import CaseContact
+
+    if not contact_ids:
+        return None
+    cases = select(CaseContact.case_id).where(CaseContact.contact_id.in_(contact_ids))
+    until = session.scalar(
+        select(func.max(Consent.expires_at)).where(
+            Consent.scope == scope.value,
+            Consent.withdrawn_at.is_(None),
+            Consent.erased_at.is_(None),
+            Consent.expires_at > now,
+            or_(Consent.contact_id.in_(contact_ids), Consent.case_id.in_(cases)),
+        )
+    )
+    return until

@@ -125,6 +125,38 @@ def test_retention_keeps_a_transcript_until_the_purge_job_is_due(
         assert s.scalars(select(Conversation)).all() == []
 
 
+def test_a_transcript_consent_keeps_the_transcript_until_it_is_withdrawn(
+    app: Flask, database: Database
+) -> None:
+    """The line keeps no transcripts (retention 0), but this visitor asked for theirs to be kept:
+    it stays while the consent runs, and goes at the next purge once it is withdrawn."""
+    from console.domain.consent import Consent
+
+    visitor = Visitor(app)
+    contact_id = chat_contact_id(database, visitor.start()["token"])
+    ana = Operator(app, database, "ana")
+    ana.accept(contact_id)
+    visitor.say("please keep this", "v1")
+    granted = ana.post(
+        f"/api/contacts/{contact_id}/consents", {"scope": "transcript", "method": "chat_checkbox"}
+    )
+    assert granted.status_code == 201, granted.get_data(as_text=True)
+    ana.ok(f"/api/contacts/{contact_id}/end")
+    ana.wrap_up(contact_id)
+    with database.transaction(write=False) as s:
+        consent = s.scalars(select(Consent)).one()
+        conversation = s.scalars(select(Conversation)).one()
+        assert conversation.purge_after == consent.expires_at
+        assert len(s.scalars(select(Message)).all()) == 1
+    assert jobs.purge_transcripts(now=utcnow() + dt.timedelta(days=1)) == 0
+
+    withdrawn = ana.post(f"/api/consents/{consent.id}/withdraw", {"reason": "caller_request"})
+    assert withdrawn.status_code == 200, withdrawn.get_data(as_text=True)
+    assert jobs.purge_transcripts() == 1
+    with database.transaction(write=False) as s:
+        assert s.scalars(select(Message)).all() == []
+
+
 def test_the_purge_job_closes_chats_whose_contact_closed_without_the_chat(
     app: Flask, database: Database
 ) -> None:
