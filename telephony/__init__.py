@@ -15,8 +15,9 @@ log = logging.getLogger(__name__)
 def init_app(app: Any, settings: Any, database: Any) -> None:
     """Load telephony's settings (start-up fails on a bad one), register its webhooks, the
     operator's voice panel, the queue hooks and the periodic jobs."""
+    from console.domain import retention
     from console.web.panels import ConsolePanel, register_panel
-    from telephony import events, hooks, jobs, runtime  # noqa: F401  (jobs: periodic work)
+    from telephony import events, hooks, jobs, privacy, runtime  # noqa: F401  (jobs: periodic work)
     from telephony.web.console import bp as console_bp
     from telephony.web.webhooks import bp as webhooks_bp
 
@@ -37,6 +38,9 @@ def init_app(app: Any, settings: Any, database: Any) -> None:
 
     demo.register_feed(app, "voice", _demo_calls)
     hooks.register()
+    # A case's erasure and the retention sweep reach the call legs too.
+    retention.register_eraser(privacy.erase_for_contacts)
+    retention.register_purger("call_metadata", privacy.purge_call_metadata)
     events.register()
     register_panel(
         app,

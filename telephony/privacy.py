@@ -19,12 +19,12 @@ import time
 from dataclasses import dataclass, field
 
 import phonenumbers
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from console.db import Database
-from telephony.models import Block, CallLeg, HashKey
+from telephony.models import Block, CallLeg, HashKey, LegState
 
 # Withheld caller ID as Twilio delivers it: the keypad spellings of ANONYMOUS, RESTRICTED,
 # UNAVAILABLE and BLOCKED (+266 is Lesotho, +7 Russia, +86 China: none of them is a real caller),
@@ -252,3 +252,45 @@ def forget_old(session: Session, today: str, now: dt.datetime) -> tuple[int, int
     day_keys.forget()
     block_list.invalidate()
     return int(keys or 0), int(hashes or 0), int(blocks or 0)
+
+
+# A CallSid names Twilio's record of the call, which holds the caller's number: once the line no
+# longer needs the link (retention, or a case's erasure), it is replaced by this and the leg's id.
+ERASED_SID = "ER"
+
+
+def scrub_legs(session: Session, where: ColumnElement[bool]) -> int:
+    """Cut ended legs loose from Twilio's records: their CallSids go, and the day's hash."""
+    ids = session.scalars(
+        select(CallLeg.id).where(
+            where, CallLeg.state == LegState.ENDED, ~CallLeg.call_sid.startswith(ERASED_SID)
+        )
+    ).all()
+    if ids:
+        session.execute(
+            update(CallLeg),
+            [
+                {
+                    "id": leg_id,
+                    "call_sid": f"{ERASED_SID}{leg_id:032d}",
+                    "operator_call_sid": None,
+                    "colleague_call_sid": None,
+                    "caller_hash": None,
+                    "hash_day": None,
+                }
+                for leg_id in ids
+            ],
+        )
+    return len(ids)
+
+
+def erase_for_contacts(session: Session, contact_ids: list[int]) -> int:
+    """A case's erasure (console.domain.retention.erase_case)."""
+    return scrub_legs(session, CallLeg.contact_id.in_(contact_ids))
+
+
+def purge_call_metadata(session: Session, cutoff: dt.datetime, protected: frozenset[int]) -> int:
+    """The retention sweep's call metadata: legs older than `cutoff`, unless a consent keeps
+    their contact."""
+    outside = or_(CallLeg.contact_id.is_(None), CallLeg.contact_id.not_in(protected))
+    return scrub_legs(session, and_(CallLeg.created_at < cutoff, outside if protected else true()))

@@ -56,6 +56,20 @@ def _outside(column: object, protected: frozenset[int]) -> object:
     return column.not_in(protected) if protected else True  # type: ignore[attr-defined]
 
 
+def _purge(
+    session: Session,
+    kind: Kind,
+    cutoff: dt.datetime,
+    protected: frozenset[int],
+    counts: dict[str, int],
+) -> None:
+    """The channels' sweeps of one kind; a count only where something went."""
+    for purger in _purgers[kind]:
+        gone = purger(session, cutoff, protected)
+        if gone:
+            counts[kind] = counts.get(kind, 0) + gone
+
+
 def enforce(
     session: Session,
     *,
@@ -83,10 +97,7 @@ def enforce(
         .execution_options(synchronize_session=False)
     )
     counts["drafts"] = int(drafts.rowcount or 0)  # type: ignore[attr-defined]
-    for purger in _purgers["transcripts"]:
-        counts["transcripts"] = counts.get("transcripts", 0) + purger(
-            session, text_cutoff, protected
-        )
+    _purge(session, "transcripts", text_cutoff, protected, counts)
 
     meta_cutoff = now - dt.timedelta(days=call_metadata_days)
     handles = session.execute(
@@ -101,10 +112,7 @@ def enforce(
         .execution_options(synchronize_session=False)
     )
     counts["channel_handles"] = int(handles.rowcount or 0)  # type: ignore[attr-defined]
-    for purger in _purgers["call_metadata"]:
-        counts["call_metadata"] = counts.get("call_metadata", 0) + purger(
-            session, meta_cutoff, protected
-        )
+    _purge(session, "call_metadata", meta_cutoff, protected, counts)
     if any(counts.values()):
         audit.record(
             session,
