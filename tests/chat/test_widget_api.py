@@ -69,6 +69,8 @@ def test_the_widget_asks_for_no_identity_and_sets_no_cookie(app: Flask) -> None:
     assert 'lang="nl"' in html
     # The title stays in the browser's history after a quick exit: it names nothing of the line.
     assert "<title>Notities</title>" in html
+    # No icon to name the line in a tab, and no request for /favicon.ico.
+    assert '<link rel="icon" href="data:,">' in html
     assert "Chat" not in html.split("<title>")[1].split("</title>")[0]
     assert "/chat/widget.js" in html
     for response in (page, client.get("/chat/api/config"), client.get("/chat/widget.js")):

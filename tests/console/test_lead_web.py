@@ -72,6 +72,14 @@ def test_a_year_by_month_and_victimisation_renders_charts_and_tables(
     assert client.get("/lead/reports").status_code == 200
     assert client.get("/lead/reports?axis=hour_of_day&by=victimisation").status_code == 422
     assert client.get("/lead/reports?axis=fortnight").status_code == 422
+    # A refused choice keeps the page, its menu and its form: the error is said above them.
+    backwards = client.get("/lead/reports?axis=day&from=2026-03-07&to=2026-03-01")
+    assert backwards.status_code == 422
+    html = backwards.get_data(as_text=True)
+    assert "to: must not be before from. Showing the default period instead." in html
+    assert 'class="report-form"' in html
+    assert 'aria-current="page">Reports</a>' in html
+    assert '<option value="day" selected' in html
 
 
 def test_the_csv_suppresses_small_counts_and_is_audited(

@@ -35,6 +35,7 @@ from console.domain import (
     wallboard,
     wellbeing,
 )
+from console.domain.errors import ValidationFailed
 from console.domain.operators import Operator
 from console.domain.stats_settings import StatsSettings, install, load_stats_settings
 from console.settings import Settings
@@ -230,8 +231,6 @@ def _query() -> reports.ReportQuery:
     args = request.args
     axis = args.get("axis") or "month"
     if axis not in reports.AXES:
-        from console.domain.errors import ValidationFailed
-
         raise ValidationFailed(f"axis: one of {', '.join(reports.AXES)}")
     today = utcnow().astimezone(_stats().tz).date()
     default_start, default_end = reports.default_range(axis, today)
@@ -251,10 +250,23 @@ def _taxonomy() -> Any | None:
     return getattr(records, "taxonomy", None)
 
 
+def _default_query() -> reports.ReportQuery:
+    asked = request.args.get("axis")
+    axis: reports.Axis = next((a for a in reports.AXES if a == asked), "month")
+    start, end = reports.default_range(axis, utcnow().astimezone(_stats().tz).date())
+    return reports.ReportQuery(axis=axis, start=start, end=end).validate()
+
+
 @bp.route("/lead/reports")
 @roles(*LEADS)
 def reports_page() -> ResponseReturnValue:
-    query = _query()
+    # A refused choice is shown above the form, which stays usable, rather than on a bare error
+    # page without the menu.
+    error = None
+    try:
+        query = _query()
+    except ValidationFailed as exc:
+        error, query = str(exc), _default_query()
     settings = _settings()
     report = reports.build(database.session(), _stats(), query)
     languages = {lang.code: lang.name for lang in settings.languages}
@@ -268,8 +280,10 @@ def reports_page() -> ResponseReturnValue:
         breakdowns=reports.BREAKDOWNS,
         languages=settings.languages,
         topics=settings.topics,
-        csv_args=request.args.to_dict(),
-    )
+        csv_args=request.args.to_dict() if error is None else {},
+        error=error,
+        threshold=_stats().small_count_threshold,
+    ), (422 if error else 200)
 
 
 @bp.route("/lead/reports.csv")
