@@ -12,7 +12,12 @@ function minutes(value) {
 }
 
 function showWellbeing(w) {
-  $("shift-without-break").textContent = w.on_break ? "on a break" : minutes(w.minutes_without_break);
+  // A sentence either way: "on a break now", or "25 min without a break".
+  const since = w.minutes_without_break;
+  let stint = `${minutes(since)} without a break`;
+  if (w.on_break) stint = "on a break now";
+  else if (since === null || since === undefined) stint = "not on shift yet";
+  $("shift-without-break").textContent = stint;
   $("shift-heavy").textContent = minutes(w.heavy_minutes_since_break);
   $("shift-very-serious").textContent = minutes(w.very_serious_minutes);
   $("shift-break").hidden = !w.suggest_break;
