@@ -433,6 +433,7 @@ def visitor_leaves(
         return
     conversation.status = "left"
     conversation.visitor_left_at = now
+    conversation.left_reason = QUICK_EXIT if reason == QUICK_EXIT else None
     conversation.visitor_seen_at = now
     conversation.visitor_connected = False
     conversation.visitor_sid = None

@@ -53,6 +53,8 @@ class Conversation(ChatBase):
     visitor_connected: Mapped[bool] = mapped_column(default=False)
     visitor_seen_at: Mapped[dt.datetime | None]
     visitor_left_at: Mapped[dt.datetime | None]
+    # "quick_exit" when the visitor fled with it: the operator is warned, after a reload too.
+    left_reason: Mapped[str16 | None]
     operator_seen_at: Mapped[dt.datetime | None]
     # Keyed hash of the visitor's address under the current rotating key; cleared at close.
     pseudonym: Mapped[str64 | None]

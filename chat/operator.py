@@ -65,6 +65,7 @@ def chat_state(session: Session, contact: Contact, conversation: Conversation) -
         "language": conversation.language,
         "topic": conversation.topic,
         "visitor": _visitor_status(conversation),
+        "left_reason": conversation.left_reason,
         "messages": conversations.transcript(session, conversation),
         "can_block": conversation.pseudonym is not None,
     }

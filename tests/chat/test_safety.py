@@ -47,7 +47,8 @@ def test_the_operator_sees_visitor_left_after_a_quick_exit_mid_chat(
     assert visitor.emit("leave")["ok"]
     # "End the chat" is a plain leave: no quick-exit warning.
     assert "reason" not in ana.wait_for("chat.visitor", lambda p: p["status"] == "left")
-    assert ana.get(f"/api/chat/contacts/{contact_id}")["visitor"] == "left"
+    state = ana.get(f"/api/chat/contacts/{contact_id}")
+    assert (state["visitor"], state["left_reason"]) == ("left", None)
     # The operator still wraps it up as usual.
     ana.ok(f"/api/contacts/{contact_id}/end")
     ana.wrap_up(contact_id)
@@ -86,6 +87,9 @@ def test_a_quick_exit_mid_chat_warns_the_operator_once_whichever_message_lands_f
         if item["name"] == "chat.visitor" and item["args"][0].get("reason")
     ]
     assert len(warnings) == 1
+    # The console reloaded, or reconnected: the warning is still there.
+    state = ana.get(f"/api/chat/contacts/{contact_id}")
+    assert (state["visitor"], state["left_reason"]) == ("left", "quick_exit")
 
 
 def test_a_visitor_past_the_rate_limit_is_slowed_and_told_and_others_are_not(

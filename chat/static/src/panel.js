@@ -295,6 +295,7 @@ function upsertChat(state) {
   chat.contact = state.contact;
   chat.visitor = state.visitor;
   chat.can_block = state.can_block;
+  if (state.left_reason === "quick_exit") chat.quickExit = true;
   for (const message of state.messages || []) renderMessage(chat, message);
   renderHeader(chat);
   if (selected === null || !chats.has(selected)) select(id, false);
