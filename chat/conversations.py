@@ -22,7 +22,7 @@ from chat import events as chat_events
 from chat.errors import ChatEnded, ConversationNotFound, NotAChat
 from chat.models import Conversation, Message
 from chat.settings import ChatSettings, SurveyQuestion
-from console.db import utcnow
+from console.db import INTEGER_MAX, utcnow
 from console.domain import consent, crypto, events, queue
 from console.domain.consent import Scope
 from console.domain.contacts import QUEUED, Channel, Contact, State, find_by_channel_ref
@@ -306,7 +306,7 @@ def mark_delivered(
     if (
         not isinstance(seqs, list)
         or len(seqs) > 500
-        or not all(type(s) is int and 0 < s < 2**31 for s in seqs)
+        or not all(type(s) is int and 0 < s <= INTEGER_MAX for s in seqs)
     ):
         raise ValidationFailed("seqs: a list of message numbers")
     if not seqs:

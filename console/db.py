@@ -36,6 +36,11 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest value an INTEGER column takes on PostgreSQL (the narrowest of the two engines): an
+# id or count from outside beyond it is refused before it reaches a statement.
+INTEGER_MAX = 2**31 - 1
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -9,10 +9,9 @@ from typing import Any
 from flask import request
 from werkzeug.routing import IntegerConverter, Map
 
+from console.db import INTEGER_MAX
 from console.domain.errors import ValidationFailed
 
-# The largest id or count a request may name: PostgreSQL's INTEGER, the narrowest column it meets.
-MAX_INT = 2**31 - 1
 _WHOLE = re.compile(r"-?[0-9]{1,40}")
 
 
@@ -52,7 +51,7 @@ def check_values(value: Any, depth: int = 0) -> None:
             check_values(item, depth + 1)
 
 
-def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int = MAX_INT) -> int:
+def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int = INTEGER_MAX) -> int:
     """A JSON integer or a string of ASCII digits, within bounds; never a float or a bool."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValidationFailed(f"{name}: must be a whole number")
@@ -65,7 +64,7 @@ def whole_number(name: str, value: Any, *, minimum: int = 0, maximum: int = MAX_
 
 
 def query_integer(
-    name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_INT
+    name: str, default: int | None = None, *, minimum: int = 0, maximum: int = INTEGER_MAX
 ) -> int | None:
     """An integer from the query string; absent or empty gives `default`."""
     value = request.args.get(name)
@@ -94,8 +93,8 @@ def integer(
     name: str,
     *,
     required: bool = True,
-    minimum: int = -MAX_INT,
-    maximum: int = MAX_INT,
+    minimum: int = -INTEGER_MAX,
+    maximum: int = INTEGER_MAX,
 ) -> int | None:
     value = data.get(name)
     if value is None or value == "":
@@ -110,5 +109,5 @@ class BoundedInt(IntegerConverter):
     Werkzeug's own would pass it on to fail in the database."""
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", MAX_INT)
+        kwargs.setdefault("max", INTEGER_MAX)
         super().__init__(url_map, *args, **kwargs)

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 from twilio.twiml.voice_response import VoiceResponse
 
-from console.db import utcnow
+from console.db import INTEGER_MAX, utcnow
 from console.domain.errors import ValidationFailed
 from console.extensions import csrf
 from telephony import callbacks, ivr, legs, runtime, transfers, waiting
@@ -40,11 +40,7 @@ def _no_content() -> Response:
     return Response(status=204)
 
 
-# A row id: PostgreSQL's INTEGER, which a larger parameter would overflow.
-_MAX_ID = 2**31 - 1
-
-
-def _int_arg(name: str, maximum: int = _MAX_ID) -> int:
+def _int_arg(name: str, maximum: int = INTEGER_MAX) -> int:
     value = request.args.get(name, "")
     # ASCII digits only: str.isdigit() also admits "²", which int() refuses.
     if not re.fullmatch(r"[0-9]{1,12}", value) or int(value) > maximum:
