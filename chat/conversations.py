@@ -443,7 +443,7 @@ def visitor_leaves(
     if contact.state in QUEUED:
         queue.abandon(session, contact.id, now, reason=reason)
     else:
-        _tell_operator(session, conversation, "left", QUICK_EXIT if reason == QUICK_EXIT else None)
+        _tell_operator(session, conversation, "left", conversation.left_reason)
 
 
 def status_of(session: Session, conversation: Conversation) -> str:

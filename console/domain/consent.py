@@ -324,7 +324,7 @@ def kept_until(
     if not contact_ids:
         return None
     cases = select(CaseContact.case_id).where(CaseContact.contact_id.in_(contact_ids))
-    until = session.scalar(
+    return session.scalar(
         select(func.max(Consent.expires_at)).where(
             Consent.scope == scope.value,
             Consent.withdrawn_at.is_(None),
@@ -333,4 +333,3 @@ def kept_until(
             or_(Consent.contact_id.in_(contact_ids), Consent.case_id.in_(cases)),
         )
     )
-    return until
