@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from chat.models import Block, PseudonymKey
 from console.db import Database, utcnow
+from console.domain import crypto
 
 
 def client_address(request: Request, proxy_count: int) -> str:
@@ -45,7 +46,7 @@ class Pseudonyms:
     def __init__(self, database: Database, rotation_seconds: float, secret_key: str) -> None:
         self.database = database
         self.rotation_seconds = rotation_seconds
-        self._secret = secret_key.encode("utf-8")
+        self._secret = secret_key
         self._keys: dict[int, bytes] = {}
         self._lock = threading.Lock()
 
@@ -84,10 +85,9 @@ class Pseudonyms:
         return self._peppered(row.secret) if row is not None else None
 
     def _peppered(self, stored: str) -> bytes:
-        """The period's HMAC key: the random half in the database and the secret key, which is
-        never there. Every IPv4 address can be tried within a period, so a copy of the database
-        must not hold all it takes."""
-        return hmac.new(self._secret, _LABEL + bytes.fromhex(stored), hashlib.sha256).digest()
+        """The period's HMAC key: every IPv4 address can be tried within a period, so it needs
+        the secret key too."""
+        return crypto.keyed_with_secret(self._secret, _LABEL, stored)
 
     def of(self, address: str, now: dt.datetime | None = None) -> str:
         """The address's pseudonym under the current period's key."""

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from console.db import Database
+from console.domain import crypto
 from telephony.models import Block, CallLeg, HashKey, LegState
 
 # Withheld caller ID as Twilio delivers it: the keypad spellings of ANONYMOUS, RESTRICTED,
@@ -84,12 +85,9 @@ _DAY_LABEL = b"helpline repeat-call key of the day "
 
 
 def day_key(secret_key: str, stored: str) -> bytes:
-    """The day's HMAC key: its random half is in the database, the other is the secret key,
-    which never is. A copy of the database alone cannot then be searched for a number, as all
-    of a country's numbers could be hashed under a key found beside the hashes."""
-    return hmac.new(
-        secret_key.encode("utf-8"), _DAY_LABEL + bytes.fromhex(stored), hashlib.sha256
-    ).digest()
+    """The day's HMAC key: all of a country's numbers could be hashed under a key found beside the
+    hashes, so it needs the secret key too."""
+    return crypto.keyed_with_secret(secret_key, _DAY_LABEL, stored)
 
 
 class DayKeys:

@@ -10,6 +10,8 @@ the worker): domain functions that encrypt or decrypt read it from here.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -59,6 +61,15 @@ class KeyRing:
         except InvalidToken:
             return False
         return True
+
+
+def keyed_with_secret(secret_key: str, purpose: bytes, stored: str) -> bytes:
+    """An HMAC key whose random half (`stored`, hex) is in the database and whose other half is
+    the secret key, which never is: a copy of the database alone cannot rebuild it, so hashes
+    kept beside `stored` cannot be tested against every phone number or address."""
+    return hmac.new(
+        secret_key.encode("utf-8"), purpose + bytes.fromhex(stored), hashlib.sha256
+    ).digest()
 
 
 def generate_key() -> str:
