@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from console.db import Base, intpk, str16, timestamp, utcnow
-from console.domain import events, hooks
+from console.domain import claim_turns, events, hooks
 from console.domain.contacts import (
     HELD,
     QUEUED,
@@ -339,10 +339,23 @@ def claim(
 ) -> Contact:
     """Accept an offered contact, or pick a waiting one. Exactly one operator ever wins.
 
-    An accept is a race that most contenders lose, so the checks read plain columns (no ORM
-    objects), losers stop after that one read, and the winner gets its row from the UPDATE.
+    An accept is a race that most contenders lose. Contenders in this process take turns
+    (`claim_turns`), so those behind a winner lose without a statement; in the database the checks
+    read plain columns (no ORM objects), a loser stops after that one read, and the winner gets its
+    row from the UPDATE.
     """
     now = now or utcnow()
+    turn = claim_turns.take_turn(session, contact_id, operator_id)
+    try:
+        contact = _take(session, contact_id, operator_id, now)
+    except BaseException:
+        claim_turns.end(turn)
+        raise
+    claim_turns.claimed(session, turn)
+    return contact
+
+
+def _take(session: Session, contact_id: int, operator_id: int, now: dt.datetime) -> Contact:
     # Core, not ORM, execution: plain columns need none of the ORM's bookkeeping. Core does not
     # autoflush, so what the caller changed in this session is written first.
     session.flush()

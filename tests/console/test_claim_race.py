@@ -30,12 +30,14 @@ def _race(
     contact_ids: list[int],
     seed: int,
     ready: Any = None,
+    in_transaction: bool = False,
 ) -> list[tuple[int, int]]:
     """Each operator tries every contact, in its own order; returns the (contact, operator) wins.
 
     `ready`, a barrier shared with another process, holds the start until both are connected:
     a claim takes about a millisecond, so one process could otherwise take every contact while
-    the other is still starting up."""
+    the other is still starting up. `in_transaction`: each claim's session has begun already, so
+    contenders in this process do not take turns (claim_turns) and the database decides them all."""
     database = Database(url)
     if ready is not None:
         with database.transaction(write=False) as session:
@@ -52,6 +54,8 @@ def _race(
         for contact_id in order:
             try:
                 with database.transaction() as session:
+                    if in_transaction:
+                        session.connection()
                     queue.claim(session, contact_id, op_id)
             except DomainError:
                 continue  # someone else has it: the expected outcome for all but one
@@ -109,9 +113,12 @@ def _assert_exactly_once(
 
 
 @pytest.mark.slow
-def test_threads_claim_each_contact_exactly_once(database: Database, settings: Settings) -> None:
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["taking-turns", "database-alone"])
+def test_threads_claim_each_contact_exactly_once(
+    database: Database, settings: Settings, in_transaction: bool
+) -> None:
     ops, contacts = _setup(database, settings, operators=8)
-    wins = _race(database.url, ops, contacts, seed=1)
+    wins = _race(database.url, ops, contacts, seed=1, in_transaction=in_transaction)
     _assert_exactly_once(database, wins, contacts)
 
 
