@@ -116,6 +116,9 @@ class Ticker:
         self._tasks: list[Any] = []
 
     def tick(self) -> None:
+        with self.database.transaction(write=False) as session:
+            if not queue.routing_due(session, self.settings.queue):
+                return
         with self.database.transaction() as session:
             queue.expire_offers(session)
             queue.route(session, self.settings.queue)

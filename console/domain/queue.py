@@ -151,23 +151,28 @@ def enqueue(
     return contact
 
 
-def loads(session: Session, operator_ids: list[int]) -> dict[int, Load]:
+def loads(session: Session, operator_ids: list[int] | None) -> dict[int, Load]:
+    """What each operator holds; None: every operator who holds anything (no id list to send)."""
     counts: dict[int, dict[str, int]] = defaultdict(
         lambda: {"voice": 0, "chat": 0, "active": 0, "wrap_up": 0}
     )
-    if operator_ids:
-        rows = session.execute(
+    if operator_ids is None or operator_ids:
+        query = (
             select(Contact.operator_id, Contact.channel, Contact.state, func.count())
-            .where(Contact.operator_id.in_(operator_ids), Contact.state.in_(HELD))
+            .where(Contact.state.in_(HELD))
             .group_by(Contact.operator_id, Contact.channel, Contact.state)
-        ).all()
+        )
+        if operator_ids is not None:
+            query = query.where(Contact.operator_id.in_(operator_ids))
+        rows = session.execute(query).all()
         for operator_id, channel, state, count in rows:
             if operator_id is None:
                 continue
             held = counts[operator_id]
             held["chat" if channel == Channel.CHAT else "voice"] += count
             held["wrap_up" if state == State.WRAP_UP else "active"] += count
-    return {op: Load(**counts[op]) for op in operator_ids}
+    wanted = counts.keys() if operator_ids is None else operator_ids
+    return defaultdict(Load, {op: Load(**counts[op]) for op in wanted})
 
 
 def operator_load(session: Session, operator_id: int) -> Load:
@@ -185,6 +190,11 @@ def _room(max_chats: int, load: Load, channel: str) -> bool:
     if channel == Channel.CHAT:
         return load.chat < max_chats
     return load.chat == 0
+
+
+def _room_for_any(max_chats: int, load: Load) -> bool:
+    """Room for a contact of some channel: `_room` for a call or for a chat."""
+    return not load.voice and (not load.chat or load.chat < max_chats)
 
 
 def presence_for_load(session: Session, operator_id: int) -> Presence:
@@ -503,6 +513,50 @@ def skill_matches(operator: Operator, contact: Contact) -> bool:
     return not operator.skills or contact.topic is None or contact.topic in operator.skills
 
 
+def _with_room(session: Session) -> tuple[list[int], dict[int, Load]]:
+    """The operators a contact could be offered to now, longest in their presence first, and what
+    everyone holds. Offers pending first, then presence and load: on PostgreSQL each statement
+    sees the latest commits, so an operator who accepted an offer meanwhile shows up with the
+    contact held. Plain columns: in a rush hour hundreds of operators take contacts and hardly
+    any has room, and an object built for each held the interpreter for milliseconds."""
+    pending = set(
+        session.scalars(select(Contact.offered_to_id).where(Contact.state == State.OFFERED))
+    )
+    taking = [
+        row
+        for row in session.execute(
+            select(Operator.id, Operator.max_chats)
+            .where(Operator.active, Operator.presence.in_(list(TAKING_CONTACTS)))
+            .order_by(Operator.presence_since, Operator.id)
+        )
+        if row.id not in pending
+    ]
+    if not taking:
+        return [], {}
+    held = loads(session, None)
+    return [row.id for row in taking if _room_for_any(row.max_chats, held[row.id])], held
+
+
+def routing_due(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) -> bool:
+    """Whether a tick has anything to write: an offer lapsed, a contact due to overflow, or a
+    contact waiting while someone has room. Read first, so that a tick with nothing to do takes
+    no write lock (on SQLite, the whole file's, which the other server processes wait for)."""
+    now = now or utcnow()
+    lapsed = select(Contact.id).where(
+        Contact.state == State.OFFERED, Contact.offer_expires_at <= now
+    )
+    overflow = select(Contact.id).where(
+        Contact.state.in_([State.WAITING, State.OFFERED]),
+        Contact.overflowed_at.is_(None),
+        Contact.enqueued_at <= now - dt.timedelta(seconds=cfg.language_overflow_after),
+    )
+    if session.scalar(lapsed.limit(1)) is not None or session.scalar(overflow.limit(1)):
+        return True
+    if session.scalar(select(Contact.id).where(Contact.state == State.WAITING).limit(1)) is None:
+        return False
+    return bool(_with_room(session)[0])
+
+
 def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) -> list[Offer]:
     """Offer waiting contacts, by priority then wait, to free operators who speak the language.
 
@@ -514,25 +568,13 @@ def route(session: Session, cfg: QueueSettings, now: dt.datetime | None = None) 
     _mark_overflow(session, cfg, now)
     # Operators first, contacts second: with every operator busy (the usual state of a queue
     # with people in it) a pass ends after two small reads instead of reading the whole queue.
-    # Offers pending first, then presence and load: on PostgreSQL each statement sees the latest
-    # commits, so an operator who accepted an offer meanwhile shows up with the contact held.
-    pending = set(
-        session.scalars(select(Contact.offered_to_id).where(Contact.state == State.OFFERED))
-    )
-    operators = list(
-        session.scalars(
-            select(Operator)
-            .where(Operator.active, Operator.presence.in_(list(TAKING_CONTACTS)))
-            .order_by(Operator.presence_since, Operator.id)
-        )
-    )
-    free = [op for op in operators if op.id not in pending]
-    if not free:
+    with_room, held = _with_room(session)
+    if not with_room:
         return []
-    held = loads(session, [op.id for op in free])
-    free = [op for op in free if any(has_room(op, held[op.id], ch) for ch in Channel)]
-    if not free:
-        return []
+    loaded = {
+        op.id: op for op in session.scalars(select(Operator).where(Operator.id.in_(with_room)))
+    }
+    free = [loaded[op_id] for op_id in with_room if op_id in loaded]
     waiting = list(
         session.scalars(
             select(Contact)
@@ -800,6 +842,7 @@ __all__ = [
     "queue_snapshot",
     "reject",
     "route",
+    "routing_due",
     "start_wrap_up",
     "transfer",
 ]

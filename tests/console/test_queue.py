@@ -392,3 +392,45 @@ def test_an_offer_racing_an_accept_waits_for_it_and_finds_the_contact_taken(
         ).first()
     assert last is not None
     assert (last.from_state, last.to_state) == ("waiting", "active")
+
+
+def test_a_tick_is_due_only_when_it_has_something_to_write(
+    database: Database, cfg: QueueSettings
+) -> None:
+    def due(seconds: float) -> bool:
+        with database.transaction(write=False) as s:
+            return queue.routing_due(s, cfg, now=at(seconds))
+
+    assert not due(0), "an empty queue"
+    cid = _enqueue(database, cfg)
+    make_operator(database, "bea", presence="break")
+    assert not due(1), "a contact waits, but nobody takes contacts"
+    ana = make_operator(database, "ana")
+    assert due(1), "a contact waits and ana has room"
+    with database.transaction() as s:
+        (offer,) = queue.route(s, cfg, now=at(1))
+    assert (offer.contact_id, offer.operator_id) == (cid, ana)
+    assert not due(2), "offered, and nothing else waits"
+    assert due(1 + cfg.reservation_timeout), "the offer has lapsed"
+
+
+def test_a_tick_is_due_when_a_contact_waited_long_enough_to_overflow(
+    database: Database, cfg: QueueSettings
+) -> None:
+    _enqueue(database, cfg, language="ar")
+    make_operator(database, "ana", languages=["nl"], presence="break")
+    with database.transaction(write=False) as s:
+        assert not queue.routing_due(s, cfg, now=at(cfg.language_overflow_after - 1))
+        assert queue.routing_due(s, cfg, now=at(cfg.language_overflow_after))
+
+
+def test_with_every_operator_on_a_call_a_waiting_contact_is_no_work(
+    database: Database, cfg: QueueSettings
+) -> None:
+    for name in ("ana", "ben"):
+        op = make_operator(database, name)
+        with database.transaction() as s:
+            queue.claim(s, _enqueue(database, cfg), op, now=at(1))
+    _enqueue(database, cfg, channel="chat")
+    with database.transaction(write=False) as s:
+        assert not queue.routing_due(s, cfg, now=at(2))
