@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 # Events after which the shift lead's figures are recomputed and pushed.
 _STATS_TRIGGERS = frozenset({"contact.queued", "contact.updated", "operator.presence"})
 
+# The wallboard's snapshot reads every live contact and operator: with hundreds of each, tens of
+# milliseconds of the interpreter lock that the requests need too. So a process computes it only
+# while a lead's console is connected to it, for those consoles, and at most this often (seconds).
+WALLBOARD_EVERY = 1.0
+
 
 class Fanout:
     """Hands committed events to Socket.IO from one background task."""
@@ -40,6 +45,8 @@ class Fanout:
         self.database = database
         self._queue: stdlib_queue.Queue[events.Event | None] = stdlib_queue.Queue()
         self._stats_due = threading.Event()
+        self._live_due = False  # this process changed the queue: lead.stats, to every lead
+        self._board_due = False  # any process did: the wallboard of this process's leads
         self._stopped = threading.Event()
         self._started = False
         self._tasks: list[Any] = []
@@ -47,6 +54,14 @@ class Fanout:
     def send(self, event: events.Event) -> None:
         self._queue.put(event)
         if event.type in _STATS_TRIGGERS:
+            self._live_due = self._board_due = True
+            self._stats_due.set()
+
+    def heard(self, event_type: str) -> None:
+        """Another process's event came through Redis: its lead.stats come from that process,
+        but the wallboard of the leads connected here is out of date."""
+        if event_type in _STATS_TRIGGERS:
+            self._board_due = True
             self._stats_due.set()
 
     def start(self) -> None:
@@ -70,31 +85,59 @@ class Fanout:
             if item is None:
                 break
             try:
-                socketio.emit(item.type, item.payload, to=item.room, namespace=item.namespace)
+                socketio.emit(
+                    item.type,
+                    item.payload,
+                    to=item.room,
+                    namespace=item.namespace,
+                    ignore_queue=item.local,
+                )
             except Exception:
                 log.warning("could not emit %s", item.type, exc_info=True)
 
     def _stats_loop(self) -> None:
+        board_at = 0.0  # the wallboard is not recomputed before this (monotonic) time
         while not self._stopped.is_set():
-            self._stats_due.wait()
-            if self._stopped.is_set():
-                break
-            # Coalesce bursts: one recomputation for everything that changed in 100 ms.
-            time.sleep(0.1)
-            self._stats_due.clear()
-            self.push_stats()
+            wait = max(0.0, board_at - time.monotonic()) if self._board_due else None
+            if self._stats_due.wait(wait):
+                if self._stopped.is_set():
+                    break
+                # Coalesce bursts: one recomputation for everything that changed in 100 ms.
+                time.sleep(0.1)
+                self._stats_due.clear()
+                if self._live_due:
+                    self._live_due = False
+                    self.push_live_stats()
+            if self._board_due and time.monotonic() >= board_at:
+                self._board_due = False
+                if self.leads_watching():
+                    self.push_wallboard()
+                    board_at = time.monotonic() + WALLBOARD_EVERY
 
-    def push_stats(self) -> None:
+    def leads_watching(self) -> bool:
+        """A shift lead's console is connected to this process."""
+        server = socketio.server
+        if server is None:
+            return False
+        return any(True for _ in server.manager.get_participants("/", events.ROOM_LEADS))
+
+    def push_live_stats(self) -> None:
+        """The lead's few live figures, to every lead (cheap: a few counts)."""
         try:
             with self.database.transaction(write=False) as session:
                 payload = live_stats.snapshot(session, self.settings.tz)
             events.send_now("lead.stats", payload)
         except Exception:
             log.warning("could not compute live statistics", exc_info=True)
-        try:
-            from console.domain import wallboard
 
-            wallboard.push(self.database)
+    def push_wallboard(self) -> None:
+        """The wallboard's snapshot, to the leads connected to this process."""
+        from console.domain import wallboard
+
+        try:
+            with self.database.transaction(write=False) as session:
+                payload = wallboard.snapshot(session)
+            events.send_local("wallboard.snapshot", payload)
         except Exception:
             log.warning("could not compute the wallboard", exc_info=True)
 
@@ -180,6 +223,14 @@ class ResyncingRedisManager(SealedRedisManager):
     python-socketio's own back off to a minute.
     """
 
+    # Told the type of each event another process published (Fanout.heard).
+    heard: Callable[[str], None] | None = None
+
+    def _handle_emit(self, message: dict[str, Any]) -> None:
+        super()._handle_emit(message)
+        if self.heard is not None and message.get("host_id") != self.host_id:
+            self.heard(str(message.get("event")))
+
     def _redis_listen_with_retries(self) -> Any:
         retry_sleep = 0.5
         lost = False
@@ -227,6 +278,8 @@ def init_app(
         )
     socketio.init_app(app, **kwargs)
     fanout = Fanout(settings, database)
+    if isinstance(kwargs["client_manager"], ResyncingRedisManager):
+        kwargs["client_manager"].heard = fanout.heard
     events.add_sender(fanout.send)
     app.extensions["helpline.fanout"] = fanout
     return fanout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jsonschema
@@ -132,6 +132,8 @@ class Event:
     room: str
     # The Socket.IO namespace of the room: "/" for staff, a channel's own for its visitors.
     namespace: str = "/"
+    # For this process's consoles only: a snapshot each process computes for its own watchers.
+    local: bool = False
 
 
 Sender = Callable[[Event], None]
@@ -207,6 +209,11 @@ def publish(
 def send_now(event_type: str, payload: dict[str, Any], room: str | None = None) -> None:
     """For events that reflect no transaction (a statistics snapshot)."""
     _dispatch([_make_event(event_type, payload, room)])
+
+
+def send_local(event_type: str, payload: dict[str, Any], room: str | None = None) -> None:
+    """Like `send_now`, to the consoles connected to this process only (it does not cross Redis)."""
+    _dispatch([replace(_make_event(event_type, payload, room), local=True)])
 
 
 def _dispatch(batch: list[Event]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.fernet import InvalidToken
 
@@ -68,3 +70,30 @@ def test_a_workers_emit_reaches_redis_sealed(redis_url: str) -> None:
         assert (opened["event"], opened["data"]) == ("chat.message", MESSAGE["data"])
     finally:
         tap.close()
+
+
+@pytest.mark.redis
+def test_an_emit_is_on_redis_before_this_processes_consoles_get_it(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """So the other processes write to their consoles while this one writes to its own."""
+    import socketio
+
+    from console.sealed_queue import SealedRedisManager
+
+    manager = SealedRedisManager(redis_url, channel="order-test", secret_key="the line's secret")
+    order: list[tuple[str, Any]] = []
+    monkeypatch.setattr(manager, "_publish", lambda message: order.append(("redis", message)))
+    monkeypatch.setattr(
+        socketio.Manager, "emit", lambda _self, event, *_a, **_k: order.append(("local", event))
+    )
+    manager.emit("contact.queued", {"ref": "AB12"}, namespace="/", room="staff")
+    assert [where for where, _ in order] == ["redis", "local"]
+    published = order[0][1]
+    assert published["method"] == "emit"
+    assert (published["event"], published["data"], published["room"]) == (
+        "contact.queued",
+        [{"ref": "AB12"}],
+        "staff",
+    )
+    assert published["host_id"] == manager.host_id

@@ -180,17 +180,27 @@ def test_urgent_contacts_and_callbacks_due(
     assert _tile(snap, "callbacks")["level"] == "amber"
 
 
-def test_the_snapshot_is_pushed_to_the_leads_after_queue_events(
+def test_the_snapshot_goes_to_the_leads_connected_to_this_process(
     app: Flask,
     database: Database,
     settings: Settings,
     sent_events: list[events.Event],
 ) -> None:
+    from console.extensions import socketio
+    from tests.support import login, make_operator
+
+    fanout = app.extensions["helpline.fanout"]
+    assert not fanout.leads_watching()
+    make_operator(database, "lea", role="shift_lead")
+    http = app.test_client()
+    login(http, "lea")
+    lead = socketio.test_client(app, flask_test_client=http)
+    assert fanout.leads_watching()
     enqueue(database, settings.queue, dt.datetime.now(dt.UTC))
-    app.extensions["helpline.fanout"].push_stats()
-    pushed = [e for e in sent_events if e.type == "wallboard.snapshot"]
-    assert len(pushed) == 1
-    assert pushed[0].room == events.ROOM_LEADS
-    events.validate("wallboard.snapshot", pushed[0].payload)
-    assert pushed[0].payload["waiting"][0]["count"] == 1
-    assert [e.type for e in sent_events if e.type == "lead.stats"] == ["lead.stats"]
+    fanout.push_wallboard()
+    (pushed,) = [e for e in sent_events if e.type == "wallboard.snapshot"]
+    assert (pushed.room, pushed.local) == (events.ROOM_LEADS, True)
+    events.validate("wallboard.snapshot", pushed.payload)
+    assert pushed.payload["waiting"][0]["count"] == 1
+    lead.disconnect()
+    assert not fanout.leads_watching()
