@@ -9,10 +9,10 @@ Two figures, each with a baseline measured in the same run:
 - claim: `queue.claim` inside `Database.transaction()` on a migrated database with 300 operators
   and 1,000 waiting contacts. In each round several threads (operators) accept the same waiting
   contact at the same instant, as in tests/console/test_claim_race.py; every attempt, won or lost,
-  is one sample. Baseline: the bare conditional UPDATE on the same table through the DB-API driver
+  is one sample. (Contenders in one process take turns, see console.domain.claim_turns.) Baseline: the bare conditional UPDATE on the same table through the DB-API driver
   in autocommit, raced the same way, taking turns with the domain round by round.
 - fan-out: from just before `POST /api/intake` on process A until the `contact.queued` event of
-  that contact has reached all 300 Socket.IO clients, half connected to each of two
+  that contact has reached all 300 consoles (see LeanConsole), half connected to each of two
   `helpline serve` processes sharing Redis. Baseline: two bare python-socketio servers (threading
   mode on Werkzeug, like the app; Redis message queue on a channel of their own) broadcasting to
   300 clients of their own, triggered by a POST to the first. Both sets run side by side and take
@@ -689,28 +689,20 @@ class FanoutResult:
     other_events_per_console: dict[str, float] = field(default_factory=dict)
 
 
+Connect = Callable[[int, str, str | None], Awaitable[Any]]
+
+
 async def connect_clients(
-    targets: list[tuple[str, str | None]], arrivals: Arrivals, parallel: int = 4
+    targets: list[tuple[str, str | None]], connect_one: Connect, parallel: int = 4
 ) -> list[Any]:
     """Connect every client, a few at a time: connecting is not what is measured, and each
     connect takes a database connection from a server's pool of 5 + 10 for its user loader."""
-    import socketio
-
     gate = asyncio.Semaphore(parallel)
     clients: list[Any] = []
 
     async def one(client_no: int, base: str, cookie: str | None) -> None:
-        client = socketio.AsyncClient(reconnection=False)
-        client.on("contact.queued", arrivals.handler(client_no))
-        client.on("*", arrivals.count_other)
         async with gate:
-            await client.connect(
-                base,
-                headers={"Cookie": cookie} if cookie else {},
-                transports=["websocket"],
-                wait_timeout=30,
-            )
-        clients.append(client)
+            clients.append(await connect_one(client_no, base, cookie))
 
     try:
         await asyncio.gather(*(one(i, base, cookie) for i, (base, cookie) in enumerate(targets)))
@@ -718,6 +710,100 @@ async def connect_clients(
         await disconnect_clients(clients)
         raise
     return clients
+
+
+def python_socketio_client(arrivals: Arrivals) -> Connect:
+    async def connect(client_no: int, base: str, cookie: str | None) -> Any:
+        import socketio
+
+        client = socketio.AsyncClient(reconnection=False)
+        client.on("contact.queued", arrivals.handler(client_no))
+        client.on("*", arrivals.count_other)
+        await client.connect(
+            base,
+            headers={"Cookie": cookie} if cookie else {},
+            transports=["websocket"],
+            wait_timeout=30,
+        )
+        return client
+
+    return connect
+
+
+def lean_client(arrivals: Arrivals, http: Any) -> Connect:
+    async def connect(client_no: int, base: str, cookie: str | None) -> Any:
+        on_queued = arrivals.handler(client_no)
+
+        def on_event(name: str, payload: Any) -> None:
+            if name == "contact.queued":
+                on_queued(payload)
+            else:
+                arrivals.count_other(name)
+
+        return await LeanConsole.connect(http, base, cookie, on_event)
+
+    return connect
+
+
+class LeanConsole:
+    """A console reduced to its wire protocol: Engine.IO 4 and Socket.IO 5 over a websocket, as
+    python-socketio's client speaks them, on aiohttp's C frame reader, and nothing more.
+
+    The 300 consoles stand in for 300 browsers on 300 machines. In one Python process on this
+    2-core machine, python-socketio's client spent about 45 ms of CPU on each broadcast (measured),
+    a core the servers under test then lacked; this one spends about 20 ms."""
+
+    def __init__(self, ws: Any, task: asyncio.Task[None]) -> None:
+        self.ws, self.task = ws, task
+
+    @classmethod
+    async def connect(
+        cls, http: Any, base: str, cookie: str | None, on_event: Callable[[str, Any], None]
+    ) -> LeanConsole:
+        url = base.replace("http://", "ws://", 1) + "/socket.io/?EIO=4&transport=websocket"
+        ws = await http.ws_connect(
+            url, headers={"Cookie": cookie} if cookie else {}, autoping=False, max_msg_size=0
+        )
+        opened = await ws.receive_str(timeout=30)  # Engine.IO "open"
+        await ws.send_str("40")  # Socket.IO "connect" to the default namespace
+        accepted = await ws.receive_str(timeout=30)
+        if not (opened.startswith("0") and accepted.startswith("40")):
+            await ws.close()
+            raise RuntimeError(f"the server refused the console: {accepted[:80]}")
+        return cls(ws, asyncio.create_task(cls._read(ws, on_event)))
+
+    @staticmethod
+    async def _read(ws: Any, on_event: Callable[[str, Any], None]) -> None:
+        import aiohttp
+
+        async for message in ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            data = message.data
+            if data == "2":  # Engine.IO ping
+                await ws.send_str("3")
+            elif data.startswith("42"):  # Socket.IO event: ["name", payload]
+                name, *args = json.loads(data[2:])
+                on_event(name, args[0] if args else None)
+
+    async def disconnect(self) -> None:
+        self.task.cancel()
+        # Leave as python-socketio's client does, so no server thread pings a vanished console.
+        with contextlib.suppress(Exception):
+            await self.ws.send_str("41")  # Socket.IO "disconnect"
+            await self.ws.send_str("1")  # Engine.IO "close"
+            await asyncio.wait_for(self._closed_by_server(), 2)
+        await self.ws.close()
+
+    async def _closed_by_server(self) -> None:
+        import aiohttp
+
+        while (await self.ws.receive()).type not in (
+            aiohttp.WSMsgType.CLOSE,
+            aiohttp.WSMsgType.CLOSING,
+            aiohttp.WSMsgType.CLOSED,
+        ):
+            pass
 
 
 async def disconnect_clients(clients: list[Any]) -> None:
@@ -742,17 +828,26 @@ class Side:
 
 
 async def measure_fanout(
-    sides: list[Side], *, events: int, warmup: int, timeout: float, seed: int
+    sides: list[Side], *, events: int, warmup: int, timeout: float, seed: int, lean: bool
 ) -> None:
     """The sides take turns, one contact at a time, in an order shuffled each round: a machine
     busy with other work weighs on the figure and its baseline alike."""
     import aiohttp
 
     rng = random.Random(seed)
+    # One connection each: aiohttp's default pool would hold the 101st websocket back.
+    consoles_http = aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), connector=aiohttp.TCPConnector(limit=0)
+    )
     try:
         for side in sides:
             started = time.perf_counter()
-            side.clients = await connect_clients(side.targets, side.arrivals)
+            connect = (
+                lean_client(side.arrivals, consoles_http)
+                if lean
+                else python_socketio_client(side.arrivals)
+            )
+            side.clients = await connect_clients(side.targets, connect)
             log(
                 f"fan-out {side.name}: {len(side.clients)} clients connected in "
                 f"{time.perf_counter() - started:.1f} s"
@@ -779,6 +874,7 @@ async def measure_fanout(
     finally:
         for side in sides:
             await disconnect_clients(side.clients)
+        await consoles_http.close()
 
 
 async def one_broadcast(side: Side, http: Any, *, measured: bool, timeout: float) -> None:
@@ -937,7 +1033,14 @@ def app_side(
 
 
 def bench_fanout(
-    url: str, redis_url: str, consoles: int, events: int, workdir: Path, watchdog: Watchdog
+    url: str,
+    redis_url: str,
+    consoles: int,
+    events: int,
+    workdir: Path,
+    watchdog: Watchdog,
+    *,
+    lean: bool,
 ) -> tuple[FanoutResult, FanoutResult]:
     """(app, baseline): both sets of servers run side by side and take turns."""
     with (
@@ -948,7 +1051,9 @@ def bench_fanout(
             f"fan-out: {events} contacts each, taking turns: 2 helpline serve processes and "
             f"2 bare python-socketio servers, {consoles} consoles each"
         )
-        asyncio.run(measure_fanout([app, bare], events=events, warmup=10, timeout=5, seed=2))
+        asyncio.run(
+            measure_fanout([app, bare], events=events, warmup=10, timeout=5, seed=2, lean=lean)
+        )
     return app.result, bare.result
 
 
@@ -1030,7 +1135,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--claim-threads", type=int, default=8, help="operators racing for each contact"
     )
     parser.add_argument("--consoles", type=int, default=300)
-    parser.add_argument("--events", type=int, default=100, help="contacts enqueued for fan-out")
+    parser.add_argument("--events", type=int, default=300, help="contacts enqueued for fan-out")
+    parser.add_argument(
+        "--console-client",
+        choices=["lean", "python-socketio"],
+        default="lean",
+        help="what each simulated console runs: the wire protocol alone, or python-socketio",
+    )
     parser.add_argument("--skip-claim", action="store_true")
     parser.add_argument("--skip-fanout", action="store_true")
     parser.add_argument(
@@ -1105,7 +1216,13 @@ def main(argv: list[str] | None = None) -> int:
             redis_url = args.redis_url or stack.enter_context(private_redis(workdir, watchdog))
             with temporary_database(args.database_url, workdir, "fanout") as url:
                 app, bare = bench_fanout(
-                    url, redis_url, args.consoles, args.events, workdir, watchdog
+                    url,
+                    redis_url,
+                    args.consoles,
+                    args.events,
+                    workdir,
+                    watchdog,
+                    lean=args.console_client == "lean",
                 )
             log_fanout("app", app)
             log_fanout("baseline", bare)
