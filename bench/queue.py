@@ -9,8 +9,9 @@ Two figures, each with a baseline measured in the same run:
 - claim: `queue.claim` inside `Database.transaction()` on a migrated database with 300 operators
   and 1,000 waiting contacts. In each round several threads (operators) accept the same waiting
   contact at the same instant, as in tests/console/test_claim_race.py; every attempt, won or lost,
-  is one sample. (Contenders in one process take turns, see console.domain.claim_turns.) Baseline: the bare conditional UPDATE on the same table through the DB-API driver
-  in autocommit, raced the same way, taking turns with the domain round by round.
+  is one sample (contenders in one process take turns: console.domain.claim_turns). Baseline:
+  the bare conditional UPDATE on the same table through the DB-API driver in autocommit, raced
+  the same way, taking turns with the domain round by round.
 - fan-out: from just before `POST /api/intake` on process A until the `contact.queued` event of
   that contact has reached all 300 consoles (see LeanConsole), half connected to each of two
   `helpline serve` processes sharing Redis. Baseline: two bare python-socketio servers (threading
