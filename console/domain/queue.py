@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     ForeignKey,
     ScalarSelect,
     Table,
@@ -444,14 +445,24 @@ def _release_offer(
     return contact
 
 
+def _lapsed(now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """Offers not accepted within the reservation timeout."""
+    return (Contact.state == State.OFFERED, Contact.offer_expires_at <= now)
+
+
+def _overflow_due(cfg: QueueSettings, now: dt.datetime) -> tuple[ColumnElement[bool], ...]:
+    """Contacts in the queue that have waited long enough to go to operators of any language."""
+    return (
+        Contact.state.in_([State.WAITING, State.OFFERED]),
+        Contact.overflowed_at.is_(None),
+        Contact.enqueued_at <= now - dt.timedelta(seconds=cfg.language_overflow_after),
+    )
+
+
 def expire_offers(session: Session, now: dt.datetime | None = None) -> int:
     """Offers not accepted within the reservation timeout go back to the queue."""
     now = now or utcnow()
-    expired = session.execute(
-        select(Contact.id, Contact.offered_to_id).where(
-            Contact.state == State.OFFERED, Contact.offer_expires_at <= now
-        )
-    ).all()
+    expired = session.execute(select(Contact.id, Contact.offered_to_id).where(*_lapsed(now))).all()
     count = 0
     for contact_id, operator_id in expired:
         if operator_id is None:
@@ -542,16 +553,9 @@ def routing_due(session: Session, cfg: QueueSettings, now: dt.datetime | None = 
     contact waiting while someone has room. Read first, so that a tick with nothing to do takes
     no write lock (on SQLite, the whole file's, which the other server processes wait for)."""
     now = now or utcnow()
-    lapsed = select(Contact.id).where(
-        Contact.state == State.OFFERED, Contact.offer_expires_at <= now
-    )
-    overflow = select(Contact.id).where(
-        Contact.state.in_([State.WAITING, State.OFFERED]),
-        Contact.overflowed_at.is_(None),
-        Contact.enqueued_at <= now - dt.timedelta(seconds=cfg.language_overflow_after),
-    )
-    if session.scalar(lapsed.limit(1)) is not None or session.scalar(overflow.limit(1)):
-        return True
+    for due in (_lapsed(now), _overflow_due(cfg, now)):
+        if session.scalar(select(Contact.id).where(*due).limit(1)) is not None:
+            return True
     if session.scalar(select(Contact.id).where(Contact.state == State.WAITING).limit(1)) is None:
         return False
     return bool(_with_room(session)[0])
@@ -665,16 +669,7 @@ def _routing_lock(session: Session) -> bool:
 
 
 def _mark_overflow(session: Session, cfg: QueueSettings, now: dt.datetime) -> None:
-    cutoff = now - dt.timedelta(seconds=cfg.language_overflow_after)
-    due = list(
-        session.scalars(
-            select(Contact).where(
-                Contact.state.in_([State.WAITING, State.OFFERED]),
-                Contact.overflowed_at.is_(None),
-                Contact.enqueued_at <= cutoff,
-            )
-        )
-    )
+    due = list(session.scalars(select(Contact).where(*_overflow_due(cfg, now))))
     for contact in due:
         contact.overflowed_at = now
         _publish_contact(session, contact)
