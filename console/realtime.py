@@ -135,9 +135,7 @@ class Fanout:
         from console.domain import wallboard
 
         try:
-            with self.database.transaction(write=False) as session:
-                payload = wallboard.snapshot(session)
-            events.send_local("wallboard.snapshot", payload)
+            wallboard.push(self.database, local=True)
         except Exception:
             log.warning("could not compute the wallboard", exc_info=True)
 

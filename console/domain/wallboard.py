@@ -562,11 +562,14 @@ def snapshot(
     }
 
 
-def push(database: Database, cfg: StatsSettings | None = None) -> dict[str, Any]:
-    """Compute the snapshot and send it to the leads' room now."""
+def push(
+    database: Database, cfg: StatsSettings | None = None, *, local: bool = False
+) -> dict[str, Any]:
+    """Compute the snapshot and send it to the leads' room now; `local`: to the leads connected
+    to this process only (each process with a lead computes its own)."""
     with database.transaction(write=False) as session:
         payload = snapshot(session, cfg)
-    events.send_now("wallboard.snapshot", payload)
+    (events.send_local if local else events.send_now)("wallboard.snapshot", payload)
     return payload
 
 
