@@ -20,6 +20,7 @@ from flask import Flask, request
 from flask_login import current_user
 from flask_socketio import join_room
 
+from console import websocket_writes
 from console.db import Database
 from console.domain import events, live_stats, queue
 from console.extensions import socketio
@@ -275,6 +276,7 @@ def init_app(
             secret_key=settings.secret_key,
         )
     socketio.init_app(app, **kwargs)
+    websocket_writes.install(socketio.server.eio)
     fanout = Fanout(settings, database)
     if isinstance(kwargs["client_manager"], ResyncingRedisManager):
         kwargs["client_manager"].heard = fanout.heard
