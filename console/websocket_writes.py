@@ -16,6 +16,7 @@ keep it fed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -24,10 +25,18 @@ from typing import Any
 import simple_websocket
 from engineio import packet
 from engineio.async_drivers._websocket_wsgi import SimpleWebSocketWSGI
+from wsproto.utilities import LocalProtocolError
+
+log = logging.getLogger(__name__)
 
 # Linux and the BSDs; elsewhere every message goes through engine.io's queue, as before.
 CAN_OFFER = hasattr(socket, "MSG_DONTWAIT")
 _SOCKET_KEYS = ("werkzeug.socket", "gunicorn.socket")
+# How much of a backlog the writer thread takes at a time: a copy made under the lock that
+# emitters wait on must stay small.
+_FLUSH_CHUNK = 64 * 1024
+# What a send meets on a connection that is closing; its reading loop ends the session.
+_CLOSING = (OSError, simple_websocket.ConnectionClosed, LocalProtocolError)
 
 
 class _Flush:
@@ -57,10 +66,10 @@ class OrderedSocket:
         return getattr(self._sock, name)
 
     def send(self, data: bytes) -> int:
-        if self.wake is None:
-            self._sock.sendall(data)
-            return len(data)
         with self._lock:
+            if self.wake is None:
+                self._sock.sendall(data)
+                return len(data)
             if not self._backlog:
                 try:
                     sent = self._sock.send(data, socket.MSG_DONTWAIT)
@@ -79,7 +88,7 @@ class OrderedSocket:
     def flush(self) -> None:
         while True:
             with self._lock:
-                chunk = bytes(self._backlog)
+                chunk = bytes(self._backlog[:_FLUSH_CHUNK])
                 if not chunk:
                     self._flushing = False
                     return
@@ -93,17 +102,27 @@ class OrderedSocket:
 class OfferingWebSocket(SimpleWebSocketWSGI):  # type: ignore[misc]
     """engine.io's threading websocket, with Socket.IO messages written by the emitting thread."""
 
+    def __init__(self, handler: Any, server: Any, **kwargs: Any) -> None:
+        super().__init__(handler, server, **kwargs)
+        self._frame_lock = threading.Lock()
+        self._ordered: OrderedSocket | None = None
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         eio_socket = getattr(self.app, "__self__", None)
         key = next((k for k in _SOCKET_KEYS if k in environ), None)
         # A connected engine.io socket is upgrading from long-polling, with packets already in
-        # its queue that a direct write could overtake.
-        if not CAN_OFFER or key is None or eio_socket is None or eio_socket.connected:
+        # its queue that a direct write could overtake. A TLS socket takes no send flags.
+        if (
+            not CAN_OFFER
+            or key is None
+            or type(environ[key]) is not socket.socket
+            or eio_socket is None
+            or eio_socket.connected
+        ):
             return super().__call__(environ, start_response)
-        self._frame_lock = threading.Lock()
-        self._ordered = OrderedSocket(environ[key])
-        self.ws = simple_websocket.Server({**environ, key: self._ordered}, **self.server_args)
-        self._ordered.wake = lambda: eio_socket.queue.put(_Flush())
+        self._ordered = ordered = OrderedSocket(environ[key])
+        self.ws = simple_websocket.Server({**environ, key: ordered}, **self.server_args)
+        ordered.wake = lambda: eio_socket.queue.put(_Flush())
         eio_socket.send = self._sender(eio_socket)
         ret = self.app(self)
         if self.ws.mode == "gunicorn":
@@ -113,12 +132,26 @@ class OfferingWebSocket(SimpleWebSocketWSGI):  # type: ignore[misc]
         return ret
 
     def send(self, message: Any) -> Any:
+        if self._ordered is None:
+            return super().send(message)
         if isinstance(message, _Flush):
             self._ordered.flush()
             return None
         # wsproto's framing and the write must happen in one step for frames to stay in order.
         with self._frame_lock:
             return super().send(message)
+
+    def close(self) -> None:
+        # The writer thread closes last: what waits in the backlog (the last messages, the
+        # close packet) goes out first, as engine.io's own writer would have sent it.
+        self._drain()
+        super().close()
+        self._drain()
+
+    def _drain(self) -> None:
+        if self._ordered is not None:
+            with contextlib.suppress(OSError):
+                self._ordered.flush()
 
     def _sender(self, eio_socket: Any) -> Callable[[packet.Packet], None]:
         queued = type(eio_socket).send
@@ -129,11 +162,16 @@ class OfferingWebSocket(SimpleWebSocketWSGI):  # type: ignore[misc]
                 return
             if not eio_socket.check_ping_timeout():
                 return
-            # A connection closing under us raises OSError, ConnectionClosed or wsproto's
-            # LocalProtocolError. Its reading loop ends the session; the broadcast goes on to
-            # the other consoles, as it did when the writer thread met the error.
-            with contextlib.suppress(Exception):
+            try:
                 self.send(pkt.encode())
+            except _CLOSING:
+                pass
+            except Exception:
+                # The broadcast goes on to the other consoles; this one is closed, as engine.io's
+                # writer thread closes a websocket it cannot write to.
+                log.exception("a console's websocket failed; closing it")
+                with contextlib.suppress(Exception):
+                    self.ws.close()  # not self.close(), which would wait for a slow console
 
         return send
 

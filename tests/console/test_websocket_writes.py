@@ -14,7 +14,7 @@ import socketio
 from flask import Flask
 from werkzeug.serving import make_server
 from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, Request, TextMessage
+from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from console import websocket_writes
 from console.extensions import socketio as app_socketio
@@ -101,11 +101,16 @@ class BareServer:
     def __init__(self, **options: Any) -> None:
         self.sio = socketio.Server(async_mode="threading", **options)
         websocket_writes.install(self.sio.eio)
-        self.sio.on("connect", lambda sid, _environ, _auth=None: self.sio.enter_room(sid, "all"))
+        self.sids: list[str] = []
+        self.sio.on("connect", self._connect)
         self.port = free_port()
         self.httpd = make_server("127.0.0.1", self.port, socketio.WSGIApp(self.sio), threaded=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
+
+    def _connect(self, sid: str, _environ: dict[str, Any], _auth: Any = None) -> None:
+        self.sids.append(sid)
+        self.sio.enter_room(sid, "all")
 
     @property
     def base(self) -> str:
@@ -123,11 +128,20 @@ def server() -> Iterator[BareServer]:
     bare.close()
 
 
-def _console(base: str, received: list[Any]) -> socketio.Client:
+def _console(
+    base: str, received: list[Any], transports: list[str] | None = None
+) -> socketio.Client:
     client = socketio.Client(reconnection=False)
     client.on("n", received.append)
-    client.connect(base, transports=["websocket"], wait_timeout=10)
+    client.connect(base, transports=transports or ["websocket"], wait_timeout=10)
     return client
+
+
+def _broadcast_in_order(server: BareServer, received: list[Any], count: int) -> None:
+    for n in range(count):
+        server.sio.emit("n", n, to="all")
+    wait_until(lambda: len(received) == count, timeout=10, what=f"{count} broadcasts")
+    assert received == list(range(count))
 
 
 def test_broadcasts_reach_a_websocket_console_in_order_written_by_the_emitter(
@@ -138,10 +152,21 @@ def test_broadcasts_reach_a_websocket_console_in_order_written_by_the_emitter(
     try:
         (eio_socket,) = server.sio.eio.sockets.values()
         assert "send" in vars(eio_socket), "the connection should take the emitter's writes"
-        for n in range(300):
-            server.sio.emit("n", n, to="all")
-        wait_until(lambda: len(received) == 300, timeout=10, what="300 broadcasts")
-        assert received == list(range(300))
+        _broadcast_in_order(server, received, 300)
+    finally:
+        client.disconnect()
+
+
+def test_a_console_that_starts_on_long_polling_upgrades_and_keeps_engineios_writer(
+    server: BareServer,
+) -> None:
+    received: list[Any] = []
+    client = _console(server.base, received, transports=["polling", "websocket"])
+    try:
+        wait_until(lambda: client.transport() == "websocket", timeout=10, what="the upgrade")
+        (eio_socket,) = server.sio.eio.sockets.values()
+        assert "send" not in vars(eio_socket)
+        _broadcast_in_order(server, received, 50)
     finally:
         client.disconnect()
 
@@ -190,7 +215,15 @@ class StalledConsole:
                         self._partial = ""
                 if wanted(event):
                     return
-            self.ws.receive_data(self.sock.recv(65536))
+            data = self.sock.recv(65536)
+            assert data, "the server dropped the connection without closing the websocket"
+            self.ws.receive_data(data)
+
+    def read_to_close(self) -> list[str]:
+        """Every text message until the server closes the websocket."""
+        self._until(lambda e: isinstance(e, CloseConnection))
+        texts, self.pending = self.pending, []
+        return texts
 
     def next_text(self) -> str:
         while not self.pending:
@@ -224,15 +257,23 @@ def test_a_console_that_stops_reading_holds_up_neither_the_emitter_nor_the_other
         assert [n for n, _ in received] == list(range(800))
         assert flushes, "the stalled console's bytes should have waited for its writer thread"
 
-        # Once it reads again, it gets every message, whole and in order.
+        # The server now closes its connection. Once it reads again, it gets every message,
+        # whole and in order, then Engine.IO's close packet and the websocket's close frame.
+        eio_sid = server.sio.manager.eio_sid_from_sid(server.sids[0], "/")
+        disconnect = threading.Thread(
+            target=server.sio.eio.disconnect, args=(eio_sid,), daemon=True
+        )
+        disconnect.start()
+        texts = [t for t in stalled.read_to_close() if t != "2"]  # less any ping
         numbers = []
-        while len(numbers) < 800:
-            text = stalled.next_text()
-            if text.startswith("42"):
-                name, (n, body) = socketio.packet.Packet(encoded_packet=text[1:]).data
-                assert (name, body) == ("n", payload)
-                numbers.append(n)
+        for text in texts[:-1]:
+            name, (n, body) = socketio.packet.Packet(encoded_packet=text[1:]).data
+            assert (name, body) == ("n", payload)
+            numbers.append(n)
         assert numbers == list(range(800))
+        assert texts[-1] == "1"
+        disconnect.join(timeout=5)
+        assert not disconnect.is_alive()
     finally:
         client.disconnect()
         stalled.sock.close()
