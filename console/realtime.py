@@ -177,7 +177,7 @@ class Ticker:
 
     def _loop(self) -> None:
         while not self._stopped.wait(self.settings.queue.tick_interval):
-            for work in [self.tick, *self.extra]:
+            for work in [self.tick, self.database.checkpoint_wal, *self.extra]:
                 try:
                     work()
                 except Exception:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import sqlite3
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -54,3 +58,34 @@ def test_a_connection_back_in_use_at_once_is_not_pinged(
         assert len(pings) == 1
     finally:
         fresh.dispose()
+
+
+def test_commits_leave_the_write_ahead_log_to_the_tick(tmp_path: Path) -> None:
+    """A commit that crosses SQLite's own threshold (1,000 pages) no longer folds the log into the
+    database itself; `checkpoint_wal`, which each server's tick calls, does."""
+    path = tmp_path / "wal.sqlite"
+    fresh = Database(f"sqlite:///{path}")
+    try:
+        with fresh.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == (
+                db.WAL_BACKSTOP_PAGES
+            )
+        with fresh.transaction() as session:
+            session.execute(text("CREATE TABLE note (body TEXT)"))
+            session.execute(text("INSERT INTO note VALUES ('in the log')"))
+        # The database file alone, without its log, does not have the row yet...
+        assert _rows_in_file_alone(path, tmp_path / "before.sqlite") is None
+        fresh.checkpoint_wal()
+        # ...and has it once checkpointed, while the log stays in place for the next writes.
+        assert _rows_in_file_alone(path, tmp_path / "after.sqlite") == [("in the log",)]
+    finally:
+        fresh.dispose()
+
+
+def _rows_in_file_alone(path: Path, copy: Path) -> list[tuple[str]] | None:
+    shutil.copyfile(path, copy)
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        try:
+            return conn.execute("SELECT body FROM note").fetchall()
+        except sqlite3.OperationalError:  # no such table: it is still in the log
+            return None

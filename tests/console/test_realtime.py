@@ -4,6 +4,7 @@ only in a process a lead's console is connected to, at most once a second."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import time
@@ -158,3 +159,19 @@ def test_a_tick_with_nothing_to_do_takes_no_write_lock(
     make_operator(database, "ana")
     ticker.tick()
     assert routed, "the tick had an offer to make"
+
+
+def test_every_tick_checkpoints_the_write_ahead_log(
+    settings: Settings, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoints: list[float] = []
+    monkeypatch.setattr(database, "checkpoint_wal", lambda: checkpoints.append(time.monotonic()))
+    fast = dataclasses.replace(
+        settings, queue=dataclasses.replace(settings.queue, tick_interval=0.05)
+    )
+    ticker = realtime.Ticker(fast, database)
+    ticker.start()
+    try:
+        assert _wait_for(lambda: len(checkpoints) >= 3)
+    finally:
+        ticker.stop()
