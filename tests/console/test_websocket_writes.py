@@ -6,20 +6,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import socketio
 from flask import Flask
-from werkzeug.serving import make_server
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Request, TextMessage
 
 from console import websocket_writes
 from console.extensions import socketio as app_socketio
 from console.websocket_writes import OfferingWebSocket, OrderedSocket
-from tests.support import free_port, wait_until
+from tests.support import ThreadedServer, wait_until
 
 pytestmark = pytest.mark.skipif(not websocket_writes.CAN_OFFER, reason="needs MSG_DONTWAIT")
 
@@ -95,7 +94,12 @@ def test_before_the_writer_exists_a_send_blocks_as_a_plain_socket_does() -> None
 # ------------------------------------------------------------------ on a real server
 
 
-class BareServer:
+def _healthy(_environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])  # ThreadedServer waits for it
+    return [b"ok"]
+
+
+class BareServer(ThreadedServer):
     """python-socketio in threading mode on Werkzeug, as the app runs, with the writes installed."""
 
     def __init__(self, **options: Any) -> None:
@@ -103,29 +107,17 @@ class BareServer:
         websocket_writes.install(self.sio.eio)
         self.sids: list[str] = []
         self.sio.on("connect", self._connect)
-        self.port = free_port()
-        self.httpd = make_server("127.0.0.1", self.port, socketio.WSGIApp(self.sio), threaded=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(socketio.WSGIApp(self.sio, _healthy))
 
     def _connect(self, sid: str, _environ: dict[str, Any], _auth: Any = None) -> None:
         self.sids.append(sid)
         self.sio.enter_room(sid, "all")
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.thread.join(timeout=5)
-
 
 @pytest.fixture
 def server() -> Iterator[BareServer]:
-    bare = BareServer()
-    yield bare
-    bare.close()
+    with BareServer() as bare:
+        yield bare
 
 
 def _console(
@@ -174,18 +166,17 @@ def test_a_console_that_starts_on_long_polling_upgrades_and_keeps_engineios_writ
 def test_the_connection_outlives_the_writer_threads_queue_timeout() -> None:
     # engine.io's writer thread gives up when its queue stays empty for ping interval + timeout
     # (2 s here). Messages no longer go through that queue; pings still must.
-    bare = BareServer(ping_interval=1, ping_timeout=1)
-    received: list[Any] = []
-    client = _console(bare.base, received)
-    try:
-        time.sleep(3.5)
-        bare.sio.emit("n", 1, to="all")
-        wait_until(lambda: received == [1], timeout=5, what="a broadcast after 3.5 s")
-        assert client.connected
-        assert len(bare.sio.eio.sockets) == 1
-    finally:
-        client.disconnect()
-        bare.close()
+    with BareServer(ping_interval=1, ping_timeout=1) as bare:
+        received: list[Any] = []
+        client = _console(bare.base, received)
+        try:
+            time.sleep(3.5)
+            bare.sio.emit("n", 1, to="all")
+            wait_until(lambda: received == [1], timeout=5, what="a broadcast after 3.5 s")
+            assert client.connected
+            assert len(bare.sio.eio.sockets) == 1
+        finally:
+            client.disconnect()
 
 
 class StalledConsole:
