@@ -66,24 +66,25 @@ class OrderedSocket:
         return getattr(self._sock, name)
 
     def send(self, data: bytes) -> int:
+        size = len(data)  # all of it is taken: sent now, or in the backlog
         with self._lock:
             if self.wake is None:
                 self._sock.sendall(data)
-                return len(data)
+                return size
             if not self._backlog:
                 try:
                     sent = self._sock.send(data, socket.MSG_DONTWAIT)
                 except BlockingIOError:
                     sent = 0
-                if sent == len(data):
-                    return sent
+                if sent == size:
+                    return size
                 data = data[sent:]
             self._backlog += data
             wake = not self._flushing
             self._flushing = True
         if wake:
             self.wake()
-        return len(data)
+        return size
 
     def flush(self) -> None:
         while True:

@@ -53,15 +53,18 @@ def test_a_peer_that_stops_reading_never_blocks_the_sender_and_gets_every_byte_i
     ordered.wake = lambda: woken.append(1)
     chunks = [f"{n:06d}".encode() * 1000 for n in range(1000)]  # 6 MB, far past the buffers
 
+    taken: list[int] = []
+
     def send_all() -> None:
         for chunk in chunks:
-            ordered.send(chunk)
+            taken.append(ordered.send(chunk))
 
     sender = threading.Thread(target=send_all, daemon=True)
     with ours, peer:
         sender.start()
         sender.join(timeout=10)
         assert not sender.is_alive(), "a send blocked on a peer that does not read"
+        assert taken == [len(chunk) for chunk in chunks]  # each taken whole, written or not
         assert woken == [1], "the writer is woken once for the backlog, not for every send"
 
         expected = b"".join(chunks)
